@@ -1,0 +1,1 @@
+"""Pixels to Predictions: reusable code for the book, the demos and the graded notebooks."""
