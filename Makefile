@@ -1,0 +1,97 @@
+# Pixels to Predictions: every command a student, an instructor or CI needs.
+# Run `make help` for the list. Everything is installed into .venv by these rules.
+
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+PORT ?= 8000
+
+# The course's data sets: tests and the book read ../shared/data when it is there
+# (CI and the developers' machines); elsewhere the loaders download and verify them.
+ifneq ($(wildcard ../shared/data/mnist),)
+export CNN_COURSE_DATA ?= $(abspath ../shared/data)
+endif
+# Matplotlib must never try to open a window while building or testing.
+export MPLBACKEND := Agg
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+ASSIGNMENTS := $(notdir $(wildcard solutions/[0-9][0-9]_*))
+
+.PHONY: help install book serve test test-fast lab check exercises autograde bench lint clean
+
+help:
+	@echo "make book       build the website (creates .venv, installs everything) -> _build/html"
+	@echo "make serve      build, then serve the website on http://127.0.0.1:$(PORT)"
+	@echo "make test       run the whole test suite (book build and browser checks included)"
+	@echo "make lab        open JupyterLab on exercises/ with the course's kernel"
+	@echo "make check NB=exercises/01_pixels/01_pixels.ipynb   run a notebook's visible tests"
+	@echo "make exercises  regenerate the student versions in exercises/ from solutions/"
+	@echo "make autograde ASSIGNMENT=01_pixels   grade submitted/<student>/<assignment>/"
+	@echo "make bench      run the benchmarks (NumPy vs PyTorch side by side)"
+
+# --- installation -----------------------------------------------------------
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip check
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (Pixels to Predictions)" >/dev/null
+	touch $@
+
+install: $(VENV)/.installed book/_vendor/.installed
+
+# Widget manager and MathJax are served from the site itself, so pages work offline.
+book/_vendor/.installed: vendor/package.json vendor/package-lock.json
+	cd vendor && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	rm -rf book/_vendor && mkdir -p book/_vendor/html-manager book/_vendor/mathjax
+	cp -r vendor/node_modules/@jupyter-widgets/html-manager/dist/. book/_vendor/html-manager/
+	cp -r vendor/node_modules/mathjax/es5/. book/_vendor/mathjax/
+	touch $@
+
+# --- the website ------------------------------------------------------------
+book: install
+	$(BIN)/jupyter-book build . --builder html -W --keep-going
+	@echo
+	@echo "The website is in $(CURDIR)/_build/html/index.html  (make serve: http://127.0.0.1:$(PORT))"
+
+serve: book
+	@echo "Serving on http://127.0.0.1:$(PORT)  (Ctrl-C stops)"
+	$(PY) -m http.server $(PORT) --bind 127.0.0.1 --directory _build/html
+
+# --- tests ------------------------------------------------------------------
+test: install
+	$(BIN)/pytest
+
+test-fast: install
+	$(BIN)/pytest -m "not slow"
+
+lint: install
+	$(BIN)/ruff check helpers tests benchmarks
+	$(BIN)/ruff format --check helpers tests benchmarks
+
+# --- students ---------------------------------------------------------------
+lab: install
+	$(BIN)/jupyter lab --notebook-dir=exercises
+
+NB ?= exercises/01_pixels/01_pixels.ipynb
+check: install
+	$(PY) -m helpers.check $(NB)
+
+# --- instructors ------------------------------------------------------------
+# nbgrader reads nbgrader_config.py from the current folder only: run from here.
+exercises: install
+	for a in $(ASSIGNMENTS); do $(BIN)/nbgrader generate_assignment $$a --force --no-db || exit 1; done
+
+ASSIGNMENT ?= 01_pixels
+autograde: install
+	$(BIN)/nbgrader autograde $(ASSIGNMENT) --create
+	$(BIN)/nbgrader export --to grades.csv
+	@echo "Grades written to grades.csv"
+
+bench: install
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf _build .pytest_cache .hypothesis
