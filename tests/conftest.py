@@ -19,6 +19,8 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 # Tests read the real data sets from ../shared/data unless told otherwise.
 if "CNN_COURSE_DATA" not in os.environ and SHARED_DATA.is_dir():
     os.environ["CNN_COURSE_DATA"] = str(SHARED_DATA)
+# Decoded-data caches go to the build folder, never to the user's home cache.
+os.environ.setdefault("CNN_COURSE_CACHE", str(ROOT / "_build" / "data-cache"))
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
