@@ -13,6 +13,8 @@ PORT ?= 8000
 ifneq ($(wildcard ../shared/data/mnist),)
 export CNN_COURSE_DATA ?= $(abspath ../shared/data)
 endif
+# nbgrader calls `alembic` (and the book calls jupyter) from PATH: use the venv's.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 # Matplotlib must never try to open a window while building or testing.
 export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
