@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from site_tools import browser  # noqa: F401  (a headless Chromium for the site tests)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -42,7 +43,14 @@ def data_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def built_site() -> Path:
-    """Build the website once per test session with warnings as errors; return _build/html."""
+    """Build the website once per test session with warnings as errors; return _build/html.
+
+    ``P2P_BUILT_SITE=folder`` skips the build and tests an already built site instead
+    (handy while writing a page; the full suite always builds).
+    """
+    prebuilt = os.environ.get("P2P_BUILT_SITE")
+    if prebuilt:
+        return Path(prebuilt)
     jb = Path(sys.executable).parent / "jupyter-book"
     proc = subprocess.run(
         [str(jb), "build", str(ROOT), "--builder", "html", "-W", "--keep-going"],
