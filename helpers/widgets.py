@@ -336,3 +336,568 @@ def static_demo(
     if live:
         return widgets.VBox([demo, _live_panel(render, specs, dpi)])
     return demo
+
+
+# --- Chapter 4: Pooling ---
+
+POOL_WINDOWS = (
+    ("2x2, stride 2", (2, 2)),
+    ("3x3, stride 3", (3, 3)),
+    ("3x3, stride 2 (overlap)", (3, 2)),
+    ("2x2, stride 3 (skips)", (2, 3)),
+)
+
+
+def pooling_explorer_demo(
+    img: np.ndarray,
+    *,
+    top: int,
+    left: int,
+    crop: int = 12,
+    windows: Sequence[tuple[str, tuple[int, int]]] = POOL_WINDOWS,
+    shifts: Sequence[int] = (0, 1, 2),
+    dpi: float = 80,
+    max_bytes: int = 1_500_000,
+) -> StaticDemo:
+    """Build the pooling explorer: kind of pooling, window and stride, and a shift of the input.
+
+    **Shapes:** img (H, W) uint8; the ``crop`` x ``crop`` window at (top, left) is pooled.
+
+    ``windows`` holds (label, (size, stride)) pairs. Returns a ``StaticDemo`` with one frame
+    per combination (3 kinds x windows x shifts), drawn by ``plots.pooling_explorer``.
+    """
+    from helpers import plots
+
+    def render(kind: str, window: tuple[int, int], shift: int) -> Figure:
+        size, stride = window
+        return plots.pooling_explorer(
+            img, kind=kind, size=size, stride=stride, shift=shift, top=top, left=left, crop=crop
+        )
+
+    controls = {
+        "kind": Control(
+            "kind",
+            (("max", "max"), ("average", "avg"), ("sum", "sum")),
+            kind="toggle",
+            description="pooling",
+        ),
+        "window": Control("window", tuple(windows), kind="dropdown", description="window"),
+        "shift": Control(
+            "shift",
+            tuple((f"{s} px", int(s)) for s in shifts),
+            kind="toggle",
+            description="move right",
+        ),
+    }
+    return static_demo(render, controls, dpi=dpi, max_bytes=max_bytes)
+
+
+# --- Chapter 5: Dense heads and softmax ---
+
+
+def softmax_playground_demo(
+    presets: Mapping[str, Sequence[float]],
+    *,
+    temperatures: Sequence[float] = (0.25, 0.5, 1.0, 2.0, 4.0, 10.0),
+    names: Sequence[str] | None = None,
+    dpi: float = 80,
+    max_bytes: int = 1_500_000,
+) -> StaticDemo:
+    """Build the softmax playground: a set of scores and a temperature that divides them.
+
+    **Shapes:** each preset K scores; ``names`` K class labels (default 0..K-1).
+
+    Returns a ``StaticDemo`` with one frame per (preset, temperature), drawn by
+    ``plots.softmax_bars``.
+    """
+    from helpers import plots
+
+    if not presets:
+        raise ValueError("softmax_playground_demo needs at least one preset of scores.")
+    sizes = {len(v) for v in presets.values()}
+    if len(sizes) != 1:
+        raise ValueError(f"every preset must have the same number of scores, got sizes {sizes}.")
+    if any(not t > 0 for t in temperatures):
+        raise ValueError(f"temperatures must be positive, got {list(temperatures)}.")
+
+    def render(scores: tuple[float, ...], temperature: float) -> Figure:
+        return plots.softmax_bars(
+            np.asarray(scores),
+            temperature=temperature,
+            names=None if names is None else list(names),
+        )
+
+    controls = {
+        "scores": Control(
+            "scores",
+            tuple((label, tuple(float(v) for v in values)) for label, values in presets.items()),
+            kind="dropdown",
+            description="scores",
+        ),
+        "temperature": Control(
+            "temperature",
+            tuple((f"{t:g}", float(t)) for t in temperatures),
+            kind="slider",
+            description="temperature T",
+        ),
+    }
+    return static_demo(render, controls, dpi=dpi, max_bytes=max_bytes)
+
+
+__all__ += ["POOL_WINDOWS", "pooling_explorer_demo", "softmax_playground_demo"]
+
+
+# --- Chapter 6: Backpropagation and training ---
+
+
+def backprop_stepper(
+    probs: np.ndarray,
+    losses: Sequence[float],
+    target: Sequence[float],
+    classes: Sequence[str],
+    *,
+    dpi: float = 80,
+    play_interval: int = 450,
+) -> StaticDemo:
+    """Build the backprop stepper: one gradient step per slider position, with a Play button.
+
+    **Shapes:** ``probs`` (T + 1, K) the class probabilities before training and after each
+    of T steps, ``losses`` (T + 1,), ``target`` (K,) one-hot, ``classes`` K names; at most
+    60 positions (T + 1 <= 60) so the page stays light.
+
+    Returns a ``StaticDemo`` whose single control, ``step``, shows
+    ``plots.backprop_step(..., step=s)`` for every s from 0 to T.
+    """
+    from helpers import plots
+
+    p = np.asarray(probs, dtype=float)
+    if p.ndim != 2 or not 2 <= p.shape[0] <= 60:
+        raise ValueError(
+            f"probs must be (T + 1, K) with 2 to 60 rows (one per step), got shape {p.shape}."
+        )
+    if not np.all(np.isfinite(p)) or np.any(p < 0) or not np.allclose(p.sum(axis=1), 1, atol=1e-6):
+        raise ValueError("every row of probs must hold probabilities that sum to one.")
+    steps = Control(
+        name="step",
+        options=tuple((str(s), s) for s in range(p.shape[0])),
+        kind="slider",
+        play=True,
+        description="gradient step",
+    )
+
+    def render(step: int) -> Figure:
+        return plots.backprop_step(p, losses, target, classes, step=step)
+
+    return static_demo(render, {"step": steps}, dpi=dpi, play_interval=play_interval)
+
+
+# --- Chapter 2: Kernels and convolution ---
+
+
+def parse_kernel(text: str) -> np.ndarray:
+    """Read a hand-typed kernel: one row per line (or rows split by ";"), numbers split by
+    spaces or commas; fractions such as 1/9 are fine.
+
+    **Shapes:** returns (K, K) float64 with K odd, from 1 to 7.
+    """
+    from fractions import Fraction
+
+    if not isinstance(text, str):
+        raise TypeError(f"type the kernel as text, e.g. '0 -1 0; -1 4 -1; 0 -1 0'; got {text!r}.")
+    lines = [ln for ln in text.replace(";", "\n").splitlines() if ln.strip()]
+    rows = []
+    for number, line in enumerate(lines, start=1):
+        row = []
+        for token in line.replace(",", " ").split():
+            try:
+                row.append(float(Fraction(token)))
+            except (ValueError, ZeroDivisionError):
+                raise ValueError(f"row {number}: {token!r} is not a number.") from None
+        rows.append(row)
+    if not rows:
+        raise ValueError("the kernel is empty: type one row of numbers per line.")
+    if len({len(row) for row in rows}) != 1:
+        raise ValueError(
+            f"every row needs the same number of values; got rows of {[len(r) for r in rows]}."
+        )
+    kernel = np.array(rows, dtype=np.float64)
+    k, width = kernel.shape
+    if k != width or k % 2 == 0 or k > 7:
+        raise ValueError(
+            f"the kernel must be square with an odd size (1, 3, 5 or 7), got {k} x {width}."
+        )
+    return kernel
+
+
+class KernelTyper(widgets.VBox):
+    """A live-notebook panel: type any kernel, pick a picture, and see its feature map.
+
+    The picture is recomputed by the Python kernel on every change, so it works in Jupyter,
+    not on the static website. ``picture.value`` holds the PNG shown; a kernel that cannot
+    be read leaves the last picture and explains the problem in ``message``.
+    """
+
+    def __init__(
+        self,
+        images: Mapping[str, np.ndarray],
+        *,
+        initial: str = "0 -1 0\n-1 4 -1\n0 -1 0",
+        dpi: float = 80,
+    ) -> None:
+        if not images:
+            raise ValueError("KernelTyper needs at least one picture.")
+        self.images = dict(images)
+        self.dpi = dpi
+        # No `description` on any control (see _control_widget); labels are separate HTML.
+        self.text = widgets.Textarea(
+            value=initial, layout=widgets.Layout(width="16em", height="7em")
+        )
+        self.image = widgets.Dropdown(
+            options=list(self.images), layout=widgets.Layout(width="auto")
+        )
+        self.picture = widgets.Image(
+            format="png", layout=widgets.Layout(width="100%", max_width="700px")
+        )
+        self.message = widgets.HTML()
+        self.text.observe(lambda _change: self.update(), names="value")
+        self.image.observe(lambda _change: self.update(), names="value")
+        note = widgets.HTML(
+            "<b>Live</b>: type a kernel, one row per line (fractions like 1/9 are fine); "
+            "the Python kernel recomputes the map."
+        )
+        controls = widgets.HBox([_label("kernel"), self.text, _label("picture"), self.image])
+        super().__init__(children=[note, controls, self.message, self.picture])
+        self.update()
+
+    def update(self) -> bool:
+        """Redraw for the typed kernel; return False (and say why) if it cannot be read."""
+        from helpers import plots
+
+        try:
+            kernel = parse_kernel(self.text.value)
+        except ValueError as err:
+            self.message.value = f"<span style='color:#b00020'>{html.escape(str(err))}</span>"
+            return False
+        picture = self.images[self.image.value]
+        fig = plots.kernel_effect(
+            picture, kernel, kernel_name="your kernel", image_name=self.image.value
+        )
+        self.picture.value = figure_to_png(fig, dpi=self.dpi, colors=None)
+        self.message.value = ""
+        return True
+
+
+def kernel_playground(
+    images: Mapping[str, np.ndarray],
+    kernels: Sequence[str],
+    *,
+    live: bool = False,
+    dpi: float = 70,
+) -> widgets.Widget:
+    """Build the kernel playground: a kernel from the catalogue and a picture give a map.
+
+    **Shapes:** each picture (H, W) greyscale; kernels are names from ``helpers.kernels``.
+
+    Returns a StaticDemo with a "kernel" and an "image" control; with ``live=True`` it comes
+    in a box together with a ``KernelTyper`` that accepts a hand-typed kernel.
+    """
+    from helpers import plots
+    from helpers.kernels import get_kernel
+
+    if not images or not kernels:
+        raise ValueError("kernel_playground needs at least one picture and one kernel name.")
+    weights = {name: get_kernel(name) for name in kernels}  # unknown names fail here, clearly
+
+    def render(kernel: str, image: str) -> Figure:
+        return plots.kernel_effect(
+            images[image], weights[kernel], kernel_name=kernel, image_name=image
+        )
+
+    controls = {
+        "kernel": Control("kernel", tuple((n, n) for n in weights), kind="dropdown"),
+        "image": Control("image", tuple((n, n) for n in images), kind="toggle"),
+    }
+    demo = static_demo(render, controls, dpi=dpi)
+    if live:
+        return widgets.VBox([demo, KernelTyper(images, dpi=dpi)])
+    return demo
+
+
+def convolution_stepper(
+    image: np.ndarray, kernel: np.ndarray, *, bias: float = 0.0, dpi: float = 75
+) -> StaticDemo:
+    """Build the step-through: the window visits every position, with a Play button.
+
+    **Shapes:** image (H, W) at most 12 x 12, kernel (KH, KW).
+
+    Returns a StaticDemo with one slider "step" (window positions in reading order).
+    """
+    from helpers import plots
+
+    img, k = np.asarray(image), np.asarray(kernel)
+    if img.ndim != 2 or k.ndim != 2:
+        raise ValueError(f"need a 2-D image and a 2-D kernel, got {img.shape} and {k.shape}.")
+    oh = img.shape[0] - k.shape[0] + 1
+    ow = img.shape[1] - k.shape[1] + 1
+    if oh < 1 or ow < 1:
+        raise ValueError(f"the {k.shape} kernel does not fit in the {img.shape} image.")
+    positions = tuple((f"row {i // ow}, col {i % ow}", i) for i in range(oh * ow))
+    step = Control("step", positions, kind="slider", play=True, description="window")
+    return static_demo(
+        lambda step: plots.convolution_step(img, k, step=step, bias=bias),
+        {"step": step},
+        dpi=dpi,
+        play_interval=1200,
+    )
+
+
+def padding_explorer(
+    image: np.ndarray,
+    *,
+    kernel_sizes: Sequence[int] = (3, 5),
+    strides: Sequence[int] = (1, 2, 3),
+    borders: Sequence[tuple[int, str]] = (
+        (0, "zeros"),
+        (1, "zeros"),
+        (1, "replicate"),
+        (2, "zeros"),
+        (2, "replicate"),
+    ),
+    dpi: float = 72,
+) -> StaticDemo:
+    """Build the stride / padding / kernel-size explorer on a small picture.
+
+    **Shapes:** image (H, W) at most 12 x 12.
+
+    Returns a StaticDemo with controls "border" (padding width and mode), "stride" and
+    "kernel_size"; every frame is ``plots.padding_grid`` for that choice.
+    """
+    from helpers import plots
+
+    border = Control(
+        "border",
+        tuple(("none" if p == 0 else f"{p}, {mode}", (p, mode)) for p, mode in borders),
+        kind="toggle" if len(borders) <= 5 else "dropdown",
+        description="padding",
+    )
+
+    def render(border: tuple[int, str], stride: int, kernel_size: int) -> Figure:
+        padding, mode = border
+        return plots.padding_grid(
+            image, kernel_size=kernel_size, stride=stride, padding=padding, mode=mode
+        )
+
+    return static_demo(
+        render,
+        {
+            "border": border,
+            "stride": list(strides),
+            "kernel_size": Control(
+                "kernel_size", tuple((f"{k}x{k}", k) for k in kernel_sizes), description="kernel"
+            ),
+        },
+        dpi=dpi,
+    )
+
+
+def multichannel_demo(
+    image: np.ndarray,
+    filters: Mapping[str, np.ndarray],
+    *,
+    biases: Sequence[float] = (0.0,),
+    dpi: float = 60,
+) -> StaticDemo:
+    """Build the multi-channel filter demo: pick a 3-kernel filter (and a bias) for a photo.
+
+    **Shapes:** image (H, W, 3); each filter (3, KH, KW).
+
+    Returns a StaticDemo with controls "filter" and "bias".
+    """
+    from helpers import plots
+
+    if not filters:
+        raise ValueError("multichannel_demo needs at least one filter.")
+    return static_demo(
+        lambda filter, bias: plots.multichannel_filter(image, filters[filter], bias=bias),
+        {
+            "filter": Control("filter", tuple((n, n) for n in filters), kind="dropdown"),
+            "bias": list(biases),
+        },
+        dpi=dpi,
+    )
+
+
+# --- Chapter 3: ReLU and non-linearity ---
+
+
+def activation_demo(
+    fmap: np.ndarray,
+    *,
+    activations: Sequence[str] = ("relu", "leaky_relu", "sigmoid", "tanh"),
+    biases: Sequence[float] = (-1.0, -0.5, 0.0, 0.5, 1.0),
+    slope: float = 0.1,
+    dpi: float = 65,
+) -> StaticDemo:
+    """Build the activation explorer: one feature map through each activation, with a bias.
+
+    **Shapes:** fmap (H, W), a signed convolution output.
+
+    Returns a StaticDemo with controls "activation" and "bias".
+    """
+    from helpers import plots
+
+    return static_demo(
+        lambda activation, bias: plots.activation_explorer(
+            fmap, activation=activation, bias=bias, slope=slope
+        ),
+        {
+            "activation": Control(
+                "activation", tuple((a.replace("_", " "), a) for a in activations), kind="toggle"
+            ),
+            "bias": list(biases),
+        },
+        dpi=dpi,
+    )
+
+
+# --- Chapter 7: Capstone: a CNN that reads digits and fruit ---
+
+VIEWER_LAYERS = ("conv1", "pool1", "conv2", "pool2", "conv3")
+
+
+@dataclass(frozen=True)
+class ViewerInput:
+    """One input of the feature-map viewer: a trained network, an image for it, class names.
+
+    **Shapes:** image (H, W) greyscale or (H, W, 3) colour, uint8 as the loaders return it,
+    sized for the model.
+    """
+
+    model: Any
+    image: np.ndarray
+    class_names: tuple[str, ...]
+
+
+def _image_batch(image: np.ndarray) -> Any:
+    """Turn a uint8 image (H, W) or (H, W, C) into a float batch of one, (1, C, H, W) in [0, 1]."""
+    import torch
+
+    from helpers.images import check_image
+
+    arr = check_image(image, name="image")
+    if arr.dtype != np.uint8:
+        raise TypeError(
+            f"the viewer takes uint8 images (0-255) as the data loaders return them; got "
+            f"dtype {arr.dtype}."
+        )
+    chw = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
+    return torch.from_numpy(chw.astype(np.float32) / 255)[None]
+
+
+def viewer_maps(
+    model: Any, image: np.ndarray, *, layers: Sequence[str] = VIEWER_LAYERS
+) -> tuple[dict[str, tuple[np.ndarray, bool]], np.ndarray]:
+    """Run one image through a trained network and keep the maps the viewer shows.
+
+    A convolution's maps are taken just before its ReLU (after batch normalisation where the
+    network has it), so they are signed; any other layer's output is taken as it is (a
+    pooling layer's maps come after ReLU, so they are never negative).
+
+    **Shapes:** image (H, W) or (H, W, C) uint8; each map array (C', h, w).
+
+    Returns ``({layer: (maps, signed)}, probabilities)``, the probabilities (K,) being the
+    softmax of the network's output for this image.
+    """
+    from torch import nn
+
+    from helpers.models import feature_maps
+
+    outputs = feature_maps(model, _image_batch(image))
+    names = [name.rsplit(".", 1)[-1] for name, _ in outputs]
+    modules = dict(model.named_modules())
+    kinds = [type(modules[name]) for name, _ in outputs]
+    chosen: dict[str, tuple[np.ndarray, bool]] = {}
+    for layer in layers:
+        if layer not in names:
+            raise ValueError(
+                f"{type(model).__name__} has no layer named {layer!r}; its layers are "
+                f"{', '.join(names)}."
+            )
+        i = names.index(layer)
+        signed = issubclass(kinds[i], nn.Conv2d)
+        if signed:
+            while i + 1 < len(kinds) and issubclass(kinds[i + 1], nn.BatchNorm2d):
+                i += 1
+        maps = outputs[i][1].numpy()
+        if maps.ndim != 3:
+            raise ValueError(f"layer {layer!r} outputs {maps.shape}, not a stack of maps.")
+        chosen[layer] = (maps, signed or bool(maps.min() < 0))
+    logits = outputs[-1][1].double()
+    probabilities = (logits - logits.max()).exp()
+    return chosen, (probabilities / probabilities.sum()).numpy()
+
+
+def feature_map_viewer(
+    inputs: Mapping[str, ViewerInput],
+    *,
+    layers: Sequence[str] = VIEWER_LAYERS,
+    dpi: float = 70,
+    max_bytes: int = 1_200_000,
+) -> StaticDemo:
+    """Build the feature-map viewer: pick an input and a layer, see all that layer's maps.
+
+    The first layer's frames also show its filters, each beside the map it makes.
+
+    Returns a StaticDemo with controls "image" and "layer"; every frame is
+    ``plots.feature_map_grid`` for that input and layer.
+    """
+    from helpers import plots
+
+    if not inputs or not layers:
+        raise ValueError("feature_map_viewer needs at least one input and one layer name.")
+    computed = {}
+    for label, item in inputs.items():
+        maps, probabilities = viewer_maps(item.model, item.image, layers=layers)
+        if len(item.class_names) != len(probabilities):
+            raise ValueError(
+                f"input {label!r}: the network has {len(probabilities)} classes but "
+                f"{len(item.class_names)} class names were given."
+            )
+        best = int(np.argmax(probabilities))
+        caption = f"{label}\npredicted: {item.class_names[best]} ({probabilities[best]:.1%})"
+        computed[label] = (maps, caption)
+
+    def first_filters(model: Any) -> tuple[str, np.ndarray]:
+        from torch import nn
+
+        for name, module in model.named_modules():
+            if isinstance(module, nn.Conv2d):
+                return name.rsplit(".", 1)[-1], module.weight.detach().float().cpu().numpy()
+        raise ValueError(f"{type(model).__name__} has no convolution layer.")
+
+    def render(image: str, layer: str) -> Figure:
+        maps, caption = computed[image]
+        values, signed = maps[layer]
+        C, h, w = values.shape
+        when = "before ReLU (red +, blue −)" if signed else "after ReLU"
+        title = f"{layer}: {C} maps of {h}×{w}, {when}"
+        first, weights = first_filters(inputs[image].model)
+        if layer == first:
+            title += "; its filter framed in the corner"
+        return plots.feature_map_grid(
+            inputs[image].image,
+            values,
+            signed=signed,
+            title=title,
+            image_title=caption,
+            filters=weights if layer == first else None,
+        )
+
+    controls = {
+        "image": Control("image", tuple((n, n) for n in inputs), kind="toggle"),
+        "layer": Control("layer", tuple((n, n) for n in layers), kind="toggle"),
+    }
+    return static_demo(render, controls, dpi=dpi, max_bytes=max_bytes)
+
+
+__all__ += ["VIEWER_LAYERS", "ViewerInput", "feature_map_viewer", "viewer_maps"]
