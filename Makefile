@@ -21,7 +21,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 ASSIGNMENTS := $(notdir $(wildcard solutions/[0-9][0-9]_*))
 
-.PHONY: help install book serve test test-fast lab check exercises autograde bench lint clean
+.PHONY: help install book serve test test-fast lab check exercises release collect autograde feedback grades grading-status capstone-checkpoint bench lint clean
 
 help:
 	@echo "make book       build the website (creates .venv, installs everything) -> _build/html"
@@ -30,7 +30,13 @@ help:
 	@echo "make lab        open JupyterLab on exercises/ with the course's kernel"
 	@echo "make check NB=exercises/01_pixels/01_pixels.ipynb   run a notebook's visible tests"
 	@echo "make exercises  regenerate the student versions in exercises/ from solutions/"
-	@echo "make autograde ASSIGNMENT=01_pixels   grade submitted/<student>/<assignment>/"
+	@echo "make release    generate the student versions and register them in the gradebook"
+	@echo "make collect ASSIGNMENT=01_pixels FROM=inbox/   take submissions (zips, notebooks, folders)"
+	@echo "make autograde [ASSIGNMENT=01_pixels] [JOBS=n]  grade everyone in sandboxes, n at once"
+	@echo "make feedback   HTML feedback per student (hidden tests never shown)"
+	@echo "make grades     grades.csv with a summary and a histogram per assignment"
+	@echo "make grading-status   who is missing, failed, flagged or changed by hand"
+	@echo "make capstone-checkpoint   train the instructor's digitnet.pt (needed to grade 07_capstone)"
 	@echo "make bench      run the benchmarks (NumPy vs PyTorch side by side)"
 
 # --- installation -----------------------------------------------------------
@@ -86,11 +92,38 @@ check: install
 exercises: install
 	for a in $(ASSIGNMENTS); do $(BIN)/nbgrader generate_assignment $$a --force --no-db || exit 1; done
 
-ASSIGNMENT ?= 01_pixels
+# The instructor's workflow: python -m helpers.course VERB (see book/instructors.md).
+COURSE := $(PY) -m helpers.course
+JOBS ?= $(shell n=$$(nproc); echo $$(( n > 1 ? n - 1 : 1 )))
+ASSIGNMENT ?=
+FROM ?=
+
+release: install
+	$(COURSE) release $(ASSIGNMENT)
+
+collect: install
+	@test -n "$(ASSIGNMENT)" || { echo "make collect ASSIGNMENT=<name> [FROM=<folder>]"; exit 2; }
+	$(COURSE) collect $(ASSIGNMENT) $(if $(FROM),--from $(FROM))
+
 autograde: install
-	$(BIN)/nbgrader autograde $(ASSIGNMENT) --create
-	$(BIN)/nbgrader export --to grades.csv
-	@echo "Grades written to grades.csv"
+	$(COURSE) autograde $(ASSIGNMENT) --jobs $(JOBS)
+
+feedback: install
+	$(COURSE) feedback $(ASSIGNMENT)
+
+grades: install
+	$(COURSE) grades
+
+grading-status: install
+	$(COURSE) status
+
+# The capstone is graded against the instructor's own trained network: running the solution
+# notebook outside grading trains it (about a minute on a CPU) and saves digitnet.pt beside it.
+capstone-checkpoint: solutions/07_capstone/digitnet.pt
+solutions/07_capstone/digitnet.pt: solutions/07_capstone/07_capstone.ipynb | install
+	cd solutions/07_capstone && $(BIN)/jupyter nbconvert --to notebook --execute \
+	  --ExecutePreprocessor.timeout=1800 --output-dir=$(CURDIR)/_build/capstone-run 07_capstone.ipynb
+	@test -f $@ && echo "Wrote $@"
 
 bench: install
 	$(PY) -m benchmarks

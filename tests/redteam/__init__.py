@@ -1,0 +1,1 @@
+"""Bad submissions for the red-team test of the grading command (see cases.py)."""
