@@ -76,8 +76,8 @@ test-fast: install
 	$(BIN)/pytest -m "not slow"
 
 lint: install
-	$(BIN)/ruff check helpers tests benchmarks
-	$(BIN)/ruff format --check helpers tests benchmarks
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # --- students ---------------------------------------------------------------
 lab: install

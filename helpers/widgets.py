@@ -295,7 +295,11 @@ def _live_panel(render: Callable[..., Figure], specs: list[Control], dpi: float)
         display(IPImage(data=figure_to_png(render(**kwargs), dpi=dpi, colors=None)))
 
     out = widgets.interactive_output(redraw, free)
-    note = widgets.HTML("<b>Live</b>: any value, recomputed by the Python kernel.")
+    # Saved into a static page, these controls have no kernel behind them: say so.
+    note = widgets.HTML(
+        "<b>Live</b>: any value, recomputed by the Python kernel "
+        "(in a running notebook only; on a static page these controls do nothing)."
+    )
     return widgets.VBox([note, *free.values(), out])
 
 
