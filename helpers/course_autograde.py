@@ -442,6 +442,7 @@ def _run_submission(runner, sub, ref, record, merged, extra_files, log) -> None:
             record.notes.append(reason)
         record.cells = result["cells"]
         record.notes += result["notes"]
+        record.flags += [n for n in result["notes"] if n.startswith("IPython hooks removed")]
         if result.get("survivors"):
             record.flags.append(f"processes survived the kernel: {result['survivors']}")
         record.score = sum(s for s, _ in record.cells.values())

@@ -47,6 +47,36 @@ MAX_RESTARTS = 3
 FORK_BOMB = 32
 
 
+# Evaluated as a user expression before every test cell. User expressions reach the kernel
+# without passing through IPython's input transformers, so a submission that installed a
+# transformer (emptying the test cells), an AST transformer or a custom exception handler
+# (swallowing failed asserts) cannot stop this from taking them out again. It answers with
+# the names of the hooks it found, so the submission can be flagged.
+RESET_HOOKS = """(lambda ip, TM: (
+    [n for n, bad in (
+        ("input transformers", bool(ip.input_transformers_post)),
+        ("cleanup transformers", [getattr(t, "__name__", type(t).__name__)
+            for t in ip.input_transformers_cleanup] != [getattr(t, "__name__", type(t).__name__)
+            for t in TM().cleanup_transforms]),
+        ("AST transformers", bool(ip.ast_transformers)),
+        ("custom exception handler", bool(ip.custom_exceptions)),
+    ) if bad],
+    ip.input_transformers_post.clear(),
+    setattr(ip, "input_transformer_manager", TM()),
+    ip.ast_transformers.clear(),
+    setattr(ip, "custom_exceptions", ()),
+    setattr(ip, "CustomTB", None),
+)[0])(
+    __import__("IPython").core.interactiveshell.InteractiveShell.instance(),
+    __import__("IPython").core.inputtransformer2.TransformerManager,
+)"""
+
+
+def is_test_cell(cell: nbformat.NotebookNode) -> bool:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return cell.cell_type == "code" and is_grade(cell) and not meta.get("solution", False)
+
+
 def kernel_spec(box: Sandbox, folder: Path) -> Path:
     """Write a kernelspec whose kernel starts inside ``box``; return the kernels folder."""
     argv = box.argv(
@@ -184,6 +214,31 @@ async def execute(nb: nbformat.NotebookNode, job: dict, box: Sandbox) -> list[st
                     _kill(pid)
         return "error" if any(o.get("output_type") == "error" for o in cell.outputs) else "ok"
 
+    hooks_found: set[str] = set()
+
+    async def reset_hooks() -> None:
+        """Undo IPython hooks a submission installed, before a test cell runs."""
+        try:
+            reply = await asyncio.wait_for(
+                client.kc.execute_interactive(
+                    "",
+                    silent=True,
+                    store_history=False,
+                    user_expressions={"hooks": RESET_HOOKS},
+                    timeout=job["cell_timeout"],
+                ),
+                job["cell_timeout"] + INTERRUPT_GRACE_S,
+            )
+        except Exception as error:  # noqa: BLE001 - any failure here is worth a note
+            hooks_found.add(f"the hook reset did not answer ({type(error).__name__})")
+            return
+        answer = reply.get("content", {}).get("user_expressions", {}).get("hooks", {})
+        if answer.get("status") != "ok":
+            hooks_found.add(f"the hook reset failed ({answer.get('ename', 'no answer')})")
+            return
+        text = answer.get("data", {}).get("text/plain", "[]")
+        hooks_found.update(h.strip(" '\"") for h in text.strip("[]").split(",") if h.strip())
+
     async def restart() -> None:
         client.kc.stop_channels()
         kill_uid(box.uid)
@@ -205,6 +260,8 @@ async def execute(nb: nbformat.NotebookNode, job: dict, box: Sandbox) -> list[st
                 if stopped:
                     cell.outputs = [_error_output("NotRun", stopped)] if is_grade(cell) else []
                     continue
+                if is_test_cell(cell):
+                    await reset_hooks()
                 outcome = await run(cell, index)
                 if outcome == "ok" and not is_grade(cell):
                     replay.append(index)
@@ -245,6 +302,10 @@ async def execute(nb: nbformat.NotebookNode, job: dict, box: Sandbox) -> list[st
             notes.append(f"kernel shutdown: {error}")
         if client.truncated:
             notes.append(f"output above {job['output_cap']} bytes was dropped")
+        if hooks_found:
+            notes.append(
+                "IPython hooks removed before the test cells: " + ", ".join(sorted(hooks_found))
+            )
     return notes
 
 

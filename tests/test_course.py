@@ -375,13 +375,20 @@ def test_a_whole_term_on_a_toy_course(tmp_path: Path, sandbox_ok: None) -> None:
         "def double(x):\n    return 0"
     )
     nbformat.write(student(cheat), inbox / "eve.ipynb")
+    # A cheat no hook reset undoes: the grading helper patched in memory. Only the
+    # cross-check, which calls double() in a fresh interpreter, catches it.
+    patched = (
+        "import helpers.grading\nhelpers.grading.call_student = lambda f, x, **k: 2 * x\n"
+        "def double(x):\n    return 0"
+    )
+    nbformat.write(student(patched), inbox / "mal.ipynb")
     (inbox / "zed.ipynb").write_text('{"cells": [')
     assert course_cli(course, "collect", "toy", "--from", str(inbox)).returncode == 0
 
     proc = course_cli(course, "autograde", "--jobs", "2", "--cell-timeout", "10", "--quiet")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (
-        "4 notebooks" in proc.stdout and "3 graded" in proc.stdout and "1 rejected" in proc.stdout
+        "5 notebooks" in proc.stdout and "4 graded" in proc.stdout and "1 rejected" in proc.stdout
     )
     results = {
         p.parent.name: json.loads(p.read_text())
@@ -389,11 +396,14 @@ def test_a_whole_term_on_a_toy_course(tmp_path: Path, sandbox_ok: None) -> None:
     }
     assert results["ada"]["score"] == 3 and not results["ada"]["flags"]
     assert results["bob"]["cells"] == {"double_tests": [1.0, 1.0], "double_hidden": [0.0, 2.0]}
-    assert results["eve"]["score"] == 3 and results["eve"]["crosscheck_score"] == 0
-    assert any("cross-check" in f for f in results["eve"]["flags"])
+    # The swallowing handler is taken out before the test cells run, and reported.
+    assert results["eve"]["score"] == 0 and results["eve"]["crosscheck_score"] == 0
+    assert any("custom exception handler" in f for f in results["eve"]["flags"])
+    assert results["mal"]["score"] == 3 and results["mal"]["crosscheck_score"] == 0
+    assert any("cross-check" in f for f in results["mal"]["flags"])
     assert results["zed"]["status"] == "rejected" and "JSON" in results["zed"]["reason"]
     logs = list((course / "grading" / "runs").glob("*/logs/toy/*.log"))
-    assert {p.stem for p in logs} >= {"ada", "bob", "eve", "zed"}
+    assert {p.stem for p in logs} >= {"ada", "bob", "eve", "mal", "zed"}
 
     proc = course_cli(course, "feedback")
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -405,7 +415,7 @@ def test_a_whole_term_on_a_toy_course(tmp_path: Path, sandbox_ok: None) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     rows = (course / "grades.csv").read_text().splitlines()
     assert rows[0].startswith("student,assignment,score,max_score,crosscheck_score")
-    assert len(rows) == 4
+    assert len(rows) == 5
     assert (course / "grading" / "summary" / "toy-histogram.png").stat().st_size > 1000
 
     proc = course_cli(course, "status")
@@ -413,7 +423,14 @@ def test_a_whole_term_on_a_toy_course(tmp_path: Path, sandbox_ok: None) -> None:
     import sqlite3
 
     with sqlite3.connect(course / "gradebook.db") as db:
-        db.execute("UPDATE grade SET auto_score = 2 WHERE auto_score = 0")
+        # Bob's hidden-test score, raised by hand in the database.
+        db.execute(
+            "UPDATE grade SET auto_score = 2 WHERE id = (SELECT g.id FROM grade g "
+            "JOIN submitted_notebook n ON g.notebook_id = n.id "
+            "JOIN submitted_assignment a ON n.assignment_id = a.id "
+            "JOIN base_cell c ON g.cell_id = c.id "
+            "WHERE a.student_id = 'bob' AND c.name = 'double_hidden')"
+        )
     proc = course_cli(course, "status")
     assert proc.returncode == 1 and "changed outside grading: 1" in proc.stdout, proc.stdout
     assert "toy/bob/toy/double_hidden" in proc.stdout

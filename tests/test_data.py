@@ -642,6 +642,9 @@ def test_atomic_write_leaves_nothing_when_interrupted(tmp_path: Path) -> None:
 def test_repeated_loads_use_the_memo_and_the_hash_book(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # A first load in a fresh process: earlier tests may have filled the memo while the
+    # cache (and so the hash book) pointed elsewhere.
+    data._MEMO_HASHES.clear()
     x_ref, _ = load_mnist("test")
     f_ref, _, _ = load_fruits("test", classes=["Orange"])
 
