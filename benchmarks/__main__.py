@@ -11,7 +11,7 @@ import runpy
 import sys
 import time
 
-ALL = ["bench_ops", "bench_numpy_net", "bench_capstone"]
+ALL = ["bench_ops", "bench_numpy_net", "bench_capstone", "bench_grading"]
 
 
 def main(argv: list[str]) -> int:

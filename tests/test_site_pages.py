@@ -65,6 +65,9 @@ def _move_first_control(browser: webdriver.Chrome, demo: WebElement) -> str:
     return "moving its first slider one step"
 
 
+RAW_MYST = ("```{", ":::{", "{glue:", "{admonition}", ":class: dropdown", "{code-cell}")
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_page_loads_offline_and_its_demos_respond(
     browser: webdriver.Chrome, site_url: str, built_site: Path, page: str
@@ -72,6 +75,10 @@ def test_page_loads_offline_and_its_demos_respond(
     html = built_site / page
     assert html.is_file(), f"{page} is in _toc.yml but the build wrote no such page"
     open_page(browser, f"{site_url}/{page}")
+    # MyST that did not parse (a backtick in a ```-fence title, say) shows up as raw text.
+    text = browser.find_element(By.TAG_NAME, "main").text
+    raw = [m for m in RAW_MYST if m in text]
+    assert not raw, f"{page} shows unparsed MyST to the reader: {raw}"
     has_demos = "p2p-static-demo" in html.read_text(encoding="utf-8")
     demos = wait_for_demos(browser) if has_demos else []
     for number, demo in enumerate(demos, start=1):
