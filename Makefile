@@ -55,6 +55,9 @@ book/_vendor/.installed: vendor/package.json vendor/package-lock.json
 	cd vendor && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 	rm -rf book/_vendor && mkdir -p book/_vendor/html-manager book/_vendor/mathjax
 	cp -r vendor/node_modules/@jupyter-widgets/html-manager/dist/. book/_vendor/html-manager/
+	# Pages load embed.js (and the fonts it asks for); the AMD builds and source maps would
+	# only add 20 MB to every copy of the site.
+	rm -f book/_vendor/html-manager/*.map book/_vendor/html-manager/*embed-amd.js
 	cp -r vendor/node_modules/mathjax/es5/. book/_vendor/mathjax/
 	touch $@
 
