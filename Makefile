@@ -121,12 +121,16 @@ grading-status: install
 	$(COURSE) status
 
 # The capstone is graded against the instructor's own trained network: running the solution
-# notebook outside grading trains it (about a minute on a CPU) and saves digitnet.pt beside it.
-capstone-checkpoint: solutions/07_capstone/digitnet.pt
-solutions/07_capstone/digitnet.pt: solutions/07_capstone/07_capstone.ipynb | install
-	cd solutions/07_capstone && $(BIN)/jupyter nbconvert --to notebook --execute \
-	  --ExecutePreprocessor.timeout=1800 --output-dir=$(CURDIR)/_build/capstone-run 07_capstone.ipynb
-	@test -f $@ && echo "Wrote $@"
+# notebook outside grading trains it (about a minute on a CPU) and saves digitnet.pt, which
+# goes to grading/reference/ (never into solutions/: nbgrader would release it to students).
+capstone-checkpoint: grading/reference/07_capstone/digitnet.pt
+grading/reference/07_capstone/digitnet.pt: solutions/07_capstone/07_capstone.ipynb | install
+	rm -rf _build/capstone-run && mkdir -p _build/capstone-run $(@D)
+	cp solutions/07_capstone/07_capstone.ipynb _build/capstone-run/
+	cd _build/capstone-run && $(CURDIR)/$(BIN)/jupyter nbconvert --to notebook --execute \
+	  --inplace --ExecutePreprocessor.timeout=1800 07_capstone.ipynb
+	cp _build/capstone-run/digitnet.pt $@.tmp && mv $@.tmp $@
+	@echo "Wrote $@"
 
 bench: install
 	$(PY) -m benchmarks

@@ -50,8 +50,27 @@ def source_assignments(course: Course) -> list[str]:
 # --- release -------------------------------------------------------------------------------
 
 
+# nbgrader copies every file of a source folder into the student release: a trained
+# network left there would hand students the instructor's answer to the capstone.
+NEVER_RELEASED = ("*.pt", "*.pth", "*.ckpt", "*.onnx", "*.safetensors")
+
+
 def cmd_release(course: Course, args: argparse.Namespace) -> int:
-    for name in args.assignments or source_assignments(course):
+    names = args.assignments or source_assignments(course)
+    leaks = sorted(
+        str(p.relative_to(course.root))
+        for name in names
+        for pattern in NEVER_RELEASED
+        for p in (course.source / name).rglob(pattern)
+    )
+    if leaks:
+        print(
+            f"release: {', '.join(leaks)} would be published to students; move reference "
+            "files to grading/reference/<assignment>/ (the grader reads them there).",
+            file=sys.stderr,
+        )
+        return 1
+    for name in names:
         if nbgrader(course, "generate_assignment", name, "--force") != 0:
             print(f"release: nbgrader could not generate {name}", file=sys.stderr)
             return 1

@@ -76,6 +76,17 @@ class Course:
     def grading(self) -> Path:
         return self.root / "grading"
 
+    def reference_files(self, assignment: str) -> list[Path]:
+        """Files the instructor's notebook reads beside it while it is graded.
+
+        They live in ``grading/reference/<assignment>/`` (a trained checkpoint, say), never
+        in the source folder, whose every file nbgrader copies into the student release.
+        """
+        folder = self.grading / "reference" / assignment
+        if not folder.is_dir():
+            return []
+        return sorted(p for p in folder.iterdir() if p.is_file() and not p.is_symlink())
+
     def assignments(self) -> list[str]:
         return sorted(
             p.name for p in self.release.iterdir() if p.is_dir() and any(p.glob("*.ipynb"))
@@ -284,11 +295,15 @@ def prepare_reference(runner: Runner, assignment: str, notebook: str, secret: by
             )
         capture.cells.append(cell)
     log = runner.run_dir / "logs" / assignment / f"_reference-{Path(notebook).stem}.log"
-    # Files next to the instructor's notebook (a reference checkpoint, say) stand in for
-    # what a student hands in beside theirs.
-    for path in (course.source / assignment).iterdir():
-        if path.is_file() and path.suffix != ".ipynb" and not path.is_symlink():
-            shutil.copy2(path, jobdir / "sandbox" / path.name)
+    # The instructor's reference files (a trained checkpoint, say) stand in for what a
+    # student hands in beside their notebook; so do data files next to the solution.
+    beside = [
+        p
+        for p in (course.source / assignment).iterdir()
+        if p.is_file() and p.suffix != ".ipynb" and not p.is_symlink()
+    ]
+    for path in [*beside, *course.reference_files(assignment)]:
+        shutil.copy2(path, jobdir / "sandbox" / path.name)
     slot = runner.slots.get()
     try:
         result, reason = runner.run_worker(jobdir, capture, slot, log, None)
@@ -312,10 +327,11 @@ def prepare_reference(runner: Runner, assignment: str, notebook: str, secret: by
                 f"points here ({', '.join(lost)}); fix the grading machine before grading "
                 f"students. {' | '.join(errors)}"
             )
-            if not any((course.source / assignment).glob("*.pt")) and "digitnet" in str(errors):
+            if "digitnet" in str(errors) and not course.reference_files(assignment):
                 ref.fault += (
-                    f" The solution reads a trained network beside it: `make capstone-checkpoint`"
-                    f" trains solutions/{assignment}/digitnet.pt."
+                    " The solution grades a trained network handed in beside it:"
+                    " `make capstone-checkpoint` trains the instructor's own into"
+                    f" grading/reference/{assignment}/."
                 )
             return ref
         if not runner.settings.crosscheck:

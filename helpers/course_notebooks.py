@@ -173,7 +173,13 @@ def _compare_cells(
         ref = by_grade.get(gid) if gid is not None else by_id.get(cell.get("id"))
         written_by_student = ref is None or is_answer(ref) or not nbgrader_meta(ref)
         if cell.cell_type == "code" and written_by_student:
-            for why in suspicious(cell.source):
+            # Only what the student wrote counts: lines the release already had in this cell
+            # (a grading guard that reads NBGRADER_EXECUTION, say) are the course's own.
+            given = {line.strip() for line in ref.source.splitlines()} if ref is not None else set()
+            added = "\n".join(
+                line for line in cell.source.splitlines() if line.strip() not in given
+            )
+            for why in suspicious(added):
                 label = gid or cell.get("id") or "?"
                 note = f"cell {label}: {why}"
                 if note not in result.flags:

@@ -16,8 +16,12 @@ _build/mutations-07_capstone.md, with the mean time one capstone submission take
 from __future__ import annotations
 
 import ast
+import copy
+import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -395,9 +399,15 @@ def _bad_checkpoint(kind: str, good: Path, dest: Path) -> None:
     torch.save({"model": weights, "history": state["history"]}, dest)
 
 
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, data_dir) -> tuple[Path, float, float]:
+    """One trained digitnet.pt for every slow test of this module (about 20-40 s)."""
+    return _trained_checkpoint(tmp_path_factory.mktemp("checkpoint"), data_dir)
+
+
 @pytest.mark.slow
-def test_round_trip_and_mutation_table(tmp_path, data_dir):
-    good, accuracy, train_seconds = _trained_checkpoint(tmp_path, data_dir)
+def test_round_trip_and_mutation_table(tmp_path, trained):
+    good, accuracy, train_seconds = trained
     assert accuracy >= 99.0, f"the toolkit's recipe reached only {accuracy:.2f}% (needs 99.0%)"
 
     course = make_course(ROOT, tmp_path / "course", [ASSIGNMENT])
@@ -450,3 +460,77 @@ def test_round_trip_and_mutation_table(tmp_path, data_dir):
     assert not problems, "mutations scored unexpectedly:\n" + "\n".join(problems)
     per_submission = seconds / len(students)
     assert per_submission < 180, f"one capstone autograde took {per_submission:.0f} s (limit 3 min)"
+
+
+# --- the instructor's grading command on the capstone (slow) ----------------------------------
+
+
+def _course_cli(course: Path, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYDEVD_DISABLE_FILE_VALIDATION="1", MPLBACKEND="Agg")
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return subprocess.run(
+        [sys.executable, "-m", "helpers.course", *args],
+        cwd=course, env=env, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_course_command_grades_the_capstone_against_the_reference_network(tmp_path, trained):
+    from helpers.sandbox import available
+
+    reason = available()
+    if reason:
+        pytest.fail(f"grading the capstone needs the sandbox: {reason}")
+    good, _, _ = trained
+    course = make_course(ROOT, tmp_path / "course", [ASSIGNMENT])
+
+    # A checkpoint in the source folder would be released to students: refused.
+    shutil.copy2(good, course / "solutions" / ASSIGNMENT / CHECKPOINT)
+    proc = _course_cli(course, "release")
+    assert proc.returncode == 1 and "grading/reference" in proc.stderr, proc.stderr
+    assert not (course / "exercises").exists()
+    (course / "solutions" / ASSIGNMENT / CHECKPOINT).unlink()
+    proc = _course_cli(course, "release")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not list((course / "exercises" / ASSIGNMENT).glob("*.pt"))
+
+    release = nbformat.read(course / "exercises" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    source = nbformat.read(course / "solutions" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    answers = {gid: cell_by_id(source, gid).source for gid in PARTS}
+    honest = copy.deepcopy(release)
+    for cell in honest.cells:
+        gid = nbgrader_meta(cell).get("grade_id")
+        if gid in answers:
+            cell.source = answers[gid]
+    for student, nb in [("ada", honest), ("bob", release)]:
+        folder = course / "submitted" / student / ASSIGNMENT
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / NOTEBOOK)
+        shutil.copy2(good, folder / CHECKPOINT)
+
+    # Without the instructor's network nobody is graded, and the fault says what to do.
+    proc = _course_cli(course, "autograde", "--jobs", "2", "--quiet")
+    assert proc.returncode == 1 and "make capstone-checkpoint" in proc.stdout + proc.stderr, (
+        proc.stdout + proc.stderr
+    )
+
+    reference = course / "grading" / "reference" / ASSIGNMENT
+    reference.mkdir(parents=True)
+    shutil.copy2(good, reference / CHECKPOINT)
+    started = time.perf_counter()
+    proc = _course_cli(course, "autograde", "--jobs", "2", "--quiet")
+    seconds = time.perf_counter() - started
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    results = {
+        p.parent.name: json.loads(p.read_text())
+        for p in (course / "grading" / "results" / ASSIGNMENT).glob(f"*/{ASSIGNMENT}.json")
+    }
+    ada, bob = results["ada"], results["bob"]
+    assert ada["status"] == "graded" and ada["score"] == ada["max_score"] == 100, ada
+    assert not ada["flags"] and not ada["refuted"], ada
+    # The untouched release, even with a good network beside it, earns nothing (Part 5 loads
+    # the network into the student's DigitNet), and its grading guard, which reads
+    # NBGRADER_EXECUTION, is the course's code and not held against the student.
+    assert bob["status"] == "graded" and bob["score"] == 0, bob
+    assert not bob["flags"], bob["flags"]
+    print(f"course autograde of 2 capstone submissions (+ the reference run): {seconds:.0f} s")

@@ -133,6 +133,27 @@ def test_precheck_flags_shadow_modules_edits_and_suspicious_code(tmp_path: Path)
     assert [p.name for p in check.extra_files] == ["results.csv"]
 
 
+def test_precheck_judges_only_what_the_student_added_to_a_cell(tmp_path: Path) -> None:
+    guard = 'import os\nGRADING = bool(os.environ.get("NBGRADER_EXECUTION"))\n'
+    nb = toy_release()
+    nb.cells[2].source = guard + nb.cells[2].source  # the release's answer cell has a guard
+    release = tmp_path / "release" / "toy.ipynb"
+    release.parent.mkdir()
+    nbformat.write(nb, release)
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    honest = copy.deepcopy(nb)
+    honest.cells[2].source = guard + "def double(x):\n    return 2 * x\n"
+    nbformat.write(honest, sub / "toy.ipynb")
+    assert precheck(sub, release).flags == []
+    sniffing = copy.deepcopy(honest)
+    sniffing.cells[2].source = guard + (
+        "def double(x):\n    return 42 if os.environ.get('NBGRADER_EXECUTION') else 2 * x\n"
+    )
+    nbformat.write(sniffing, sub / "toy.ipynb")
+    assert any("sniffs the environment" in f for f in precheck(sub, release).flags)
+
+
 def test_rebuild_takes_only_answers_from_the_student() -> None:
     source = toy_source()
     nb = student("def double(x):\n    return x + x\n")
