@@ -20,6 +20,7 @@ def main(argv: list[str]) -> int:
     if unknown:
         print(f"Unknown benchmark(s): {', '.join(unknown)}. Choose from: {', '.join(ALL)}.")
         return 2
+    missed = []
     for name in names:
         print(f"\n=== benchmarks.{name} ===", flush=True)
         start = time.perf_counter()
@@ -27,10 +28,16 @@ def main(argv: list[str]) -> int:
         sys.argv = [f"benchmarks.{name}"]
         try:
             runpy.run_module(f"benchmarks.{name}", run_name="__main__", alter_sys=True)
+        except SystemExit as stop:
+            # A benchmark exits non-zero when it misses a target: report it, run the rest.
+            if stop.code not in (None, 0):
+                missed.append(name)
         finally:
             sys.argv = saved_argv
         print(f"(benchmarks.{name} took {time.perf_counter() - start:.1f} s)", flush=True)
-    return 0
+    if missed:
+        print(f"\nTargets missed in: {', '.join(missed)} (see the tables above).")
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":
