@@ -136,20 +136,29 @@ def make_course(repo: Path, dest: Path, assignments: Iterable[str]) -> Path:
     return dest
 
 
-def nbgrader(course: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    """Run ``nbgrader ARGS`` in ``course`` (nbgrader reads its config from the cwd)."""
+def _run_module(course: Path, module: str, args: Sequence[str], timeout: float):
     # nbgrader runs the `alembic` command of its own environment to set up the gradebook.
     bin_dir = str(Path(sys.executable).parent)
     env = dict(os.environ, PYDEVD_DISABLE_FILE_VALIDATION="1", MPLBACKEND="Agg")
     env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
-    proc = subprocess.run(
-        [sys.executable, "-m", "nbgrader", *args],
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
         cwd=course,
         env=env,
         capture_output=True,
         text=True,
         timeout=timeout,
     )
+
+
+def course_cli(course: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    """Run the instructor's command ``python -m helpers.course ARGS`` in ``course``."""
+    return _run_module(course, "helpers.course", args, timeout)
+
+
+def nbgrader(course: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    """Run ``nbgrader ARGS`` in ``course`` (nbgrader reads its config from the cwd)."""
+    proc = _run_module(course, "nbgrader", args, timeout)
     if proc.returncode != 0:
         raise AssertionError(
             f"nbgrader {' '.join(args)} failed (exit {proc.returncode}):\n"

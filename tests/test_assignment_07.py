@@ -20,8 +20,6 @@ import copy
 import json
 import os
 import shutil
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +35,7 @@ from nbgrader_tools import (
     Mutation,
     autograde,
     cell_by_id,
+    course_cli,
     different_files,
     ends_in_assert,
     failure_messages,
@@ -465,15 +464,6 @@ def test_round_trip_and_mutation_table(tmp_path, trained):
 # --- the instructor's grading command on the capstone (slow) ----------------------------------
 
 
-def _course_cli(course: Path, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYDEVD_DISABLE_FILE_VALIDATION="1", MPLBACKEND="Agg")
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    return subprocess.run(
-        [sys.executable, "-m", "helpers.course", *args],
-        cwd=course, env=env, capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
-
-
 @pytest.mark.slow
 def test_course_command_grades_the_capstone_against_the_reference_network(tmp_path, trained):
     from helpers.sandbox import available
@@ -486,11 +476,11 @@ def test_course_command_grades_the_capstone_against_the_reference_network(tmp_pa
 
     # A checkpoint in the source folder would be released to students: refused.
     shutil.copy2(good, course / "solutions" / ASSIGNMENT / CHECKPOINT)
-    proc = _course_cli(course, "release")
+    proc = course_cli(course, "release")
     assert proc.returncode == 1 and "grading/reference" in proc.stderr, proc.stderr
     assert not (course / "exercises").exists()
     (course / "solutions" / ASSIGNMENT / CHECKPOINT).unlink()
-    proc = _course_cli(course, "release")
+    proc = course_cli(course, "release")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert not list((course / "exercises" / ASSIGNMENT).glob("*.pt"))
 
@@ -509,7 +499,7 @@ def test_course_command_grades_the_capstone_against_the_reference_network(tmp_pa
         shutil.copy2(good, folder / CHECKPOINT)
 
     # Without the instructor's network nobody is graded, and the fault says what to do.
-    proc = _course_cli(course, "autograde", "--jobs", "2", "--quiet")
+    proc = course_cli(course, "autograde", "--jobs", "2", "--quiet")
     assert proc.returncode == 1 and "make capstone-checkpoint" in proc.stdout + proc.stderr, (
         proc.stdout + proc.stderr
     )
@@ -518,7 +508,7 @@ def test_course_command_grades_the_capstone_against_the_reference_network(tmp_pa
     reference.mkdir(parents=True)
     shutil.copy2(good, reference / CHECKPOINT)
     started = time.perf_counter()
-    proc = _course_cli(course, "autograde", "--jobs", "2", "--quiet")
+    proc = course_cli(course, "autograde", "--jobs", "2", "--quiet")
     seconds = time.perf_counter() - started
     assert proc.returncode == 0, proc.stdout + proc.stderr
     results = {

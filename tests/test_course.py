@@ -20,6 +20,7 @@ import nbformat
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
+from nbgrader_tools import course_cli
 
 from helpers import course_crosscheck as cc
 from helpers.course import collect_folder, parser
@@ -369,15 +370,6 @@ def test_every_verb_has_help() -> None:
 
 
 # --- a whole term on the toy course ----------------------------------------------------------
-
-
-def course_cli(course: Path, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYDEVD_DISABLE_FILE_VALIDATION="1", MPLBACKEND="Agg")
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    return subprocess.run(
-        [sys.executable, "-m", "helpers.course", *args],
-        cwd=course, env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
 
 
 @pytest.mark.slow

@@ -15,13 +15,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import nbformat
 import pytest
+from nbgrader_tools import course_cli
 
 from helpers.sandbox import FIRST_UID, available, processes_of
 
@@ -35,21 +35,6 @@ BATCH_BUDGET_S = 900
 CASES = cases()
 
 pytestmark = pytest.mark.slow
-
-
-def course_cli(
-    course: Path, *args: str, timeout: float = BATCH_BUDGET_S
-) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYDEVD_DISABLE_FILE_VALIDATION="1", MPLBACKEND="Agg")
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    return subprocess.run(
-        [sys.executable, "-m", "helpers.course", *args],
-        cwd=course,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def assignments() -> list[str]:
@@ -111,7 +96,7 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> dict:
     started = time.monotonic()
     proc = course_cli(
         course, "autograde", "--jobs", str(JOBS), "--cell-timeout", str(CELL_TIMEOUT),
-        "--budget", "150", "--quiet",
+        "--budget", "150", "--quiet", timeout=BATCH_BUDGET_S,
     )  # fmt: skip
     seconds = time.monotonic() - started
     records = {}
