@@ -269,10 +269,19 @@ def output_size(n: int, k: int, stride: int = 1, padding: Any = 0) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
-# Two memory layouts for the patch matrix ("im2col"), chosen by K = C*KH*KW, the length of
-# one patch. Small K (a first layer on greyscale input, K = 9): one (F, K) @ (K, OH*OW) product
-# per image writes NCHW directly. Larger K: a single big (F, K) @ (K, N*OH*OW) product keeps
-# the BLAS busy (and multi-threaded) and pays for one transpose of the output instead.
+# Two ways to turn the sliding window into matrix products, chosen by K = C*KH*KW, the length
+# of one patch (one receptive field, all channels).
+# - Small K (a first layer on greyscale input, K = 9): "im2col" per image. Every receptive
+#   field is copied into a column, and one (F, K) @ (K, OH*OW) product per image writes NCHW
+#   directly.
+# - Larger K: "row strips". Only the KW column shifts of the batch are copied, channels first,
+#   into a matrix whose columns run over (image, padded row, output column). Moving every
+#   window down by i rows is then a shift by i*OW along that axis: a view, no copy. KH
+#   products (F, KW*C) @ (KW*C, N*Hp*OW), one per kernel row, add up to the output (plus rows
+#   that are thrown away: windows that would start in the last KH - 1 rows of an image).
+#   That copies KH times less than im2col. With many channels the copy, which NumPy does on
+#   one core, was what kept im2col at 2.5-3x PyTorch's time while the products (all cores)
+#   were already as fast as PyTorch's convolution (benchmarks/bench_ops, numpy 2.4).
 PER_IMAGE_MAX_K = 32
 
 
@@ -280,8 +289,8 @@ class Conv2dCache(NamedTuple):
     """What ``conv2d_backward`` needs from the forward pass."""
 
     x_shape: tuple[int, int, int, int]
-    cols: np.ndarray  # every receptive field as a column: (N, K, OH*OW) or (K, N*OH*OW)
-    per_image: bool  # which of the two layouts ``cols`` has
+    layout: str  # "im2col" or "strips": how ``patches`` holds the input
+    patches: np.ndarray  # im2col: (N, K, OH*OW); strips: (KW*C [+ 1 row of ones], N*Hp*OW)
     w_used: np.ndarray  # the (possibly flipped) filters that were slid over the image
     has_bias: bool
     stride: tuple[int, int]
@@ -303,45 +312,120 @@ def _offsets(kh: int, kw: int, sh: int, sw: int, oh: int, ow: int):
             yield i, j, slice(i, i + sh * (oh - 1) + 1, sh), slice(j, j + sw * (ow - 1) + 1, sw)
 
 
-def _im2col(xp: np.ndarray, kh: int, kw: int, sh: int, sw: int, oh: int, ow: int, per_image: bool):
+def _im2col(xp: np.ndarray, kh: int, kw: int, sh: int, sw: int, oh: int, ow: int) -> np.ndarray:
     """Copy every KH x KW receptive field of the padded batch into a column.
 
-    Returns (N, C*KH*KW, OH*OW) when ``per_image`` (column p of image n holds the pixels
-    that output position p looks at), else (C*KH*KW, N*OH*OW).
+    Returns (N, C*KH*KW, OH*OW): column p of image n holds the pixels that output position p
+    looks at.
     """
     n, c = xp.shape[:2]
-    if per_image:
-        cols = np.empty((n, c, kh, kw, oh, ow), dtype=xp.dtype)
-        for i, j, rows, columns in _offsets(kh, kw, sh, sw, oh, ow):
-            cols[:, :, i, j] = xp[:, :, rows, columns]
-        return cols.reshape(n, c * kh * kw, oh * ow)
-    # Channels first on both sides: copying through a transposed view of the destination
-    # instead made the following matrix product twice as slow (measured, numpy 2.4).
-    cols = np.empty((c, kh, kw, n, oh, ow), dtype=xp.dtype)
-    xt = xp.transpose(1, 0, 2, 3)
+    cols = np.empty((n, c, kh, kw, oh, ow), dtype=xp.dtype)
     for i, j, rows, columns in _offsets(kh, kw, sh, sw, oh, ow):
-        cols[:, i, j] = xt[:, :, rows, columns]
-    return cols.reshape(c * kh * kw, n * oh * ow)
+        cols[:, :, i, j] = xp[:, :, rows, columns]
+    return cols.reshape(n, c * kh * kw, oh * ow)
 
 
 def _col2im(dcols: np.ndarray, padded_shape, kh: int, kw: int, sh: int, sw: int, oh: int, ow: int):
     """Add every column's gradient back onto the pixels it came from (inverse of im2col).
 
-    Returns the (N, C, Hp, Wp) gradient of the padded input (possibly a transposed view).
+    Returns the (N, C, Hp, Wp) gradient of the padded input.
     Within one offset (i, j) the target pixels are distinct, so ``+=`` loses no update.
     """
     n, c, hp, wp = padded_shape
-    if dcols.ndim == 3:  # per-image layout (N, K, OH*OW)
-        grads = dcols.reshape(n, c, kh, kw, oh, ow)
-        dxp = np.zeros((n, c, hp, wp), dtype=dcols.dtype)
-        for i, j, rows, columns in _offsets(kh, kw, sh, sw, oh, ow):
-            dxp[:, :, rows, columns] += grads[:, :, i, j]
-        return dxp
-    grads = dcols.reshape(c, kh, kw, n, oh, ow)
-    dxp_t = np.zeros((c, n, hp, wp), dtype=dcols.dtype)
+    grads = dcols.reshape(n, c, kh, kw, oh, ow)
+    dxp = np.zeros((n, c, hp, wp), dtype=dcols.dtype)
     for i, j, rows, columns in _offsets(kh, kw, sh, sw, oh, ow):
-        dxp_t[:, :, rows, columns] += grads[:, i, j]
-    return dxp_t.transpose(1, 0, 2, 3)
+        dxp[:, :, rows, columns] += grads[:, :, i, j]
+    return dxp
+
+
+def _row_strips(xp: np.ndarray, kw: int, sw: int, ow: int, *, ones_row: bool) -> np.ndarray:
+    """Copy the KW column shifts of the padded batch into one matrix, channels first.
+
+    Returns (KW*C [+ 1], N*Hp*OW): row (j, c) holds ``xp[n, c, h, j + sw*q]`` for every image
+    n, padded row h and output column q, in that order. With ``ones_row`` a last row of ones
+    follows, so that the product with the first kernel row can add the bias as well.
+    """
+    n, c, hp, _ = xp.shape
+    strips = np.empty((kw * c + ones_row, n * hp * ow), dtype=xp.dtype)
+    xt = xp.transpose(1, 0, 2, 3)
+    for j in range(kw):
+        strips[j * c : (j + 1) * c].reshape(c, n, hp, ow)[...] = xt[
+            :, :, :, j : j + sw * (ow - 1) + 1 : sw
+        ]
+    if ones_row:
+        strips[-1] = 1
+    return strips
+
+
+def _kernel_rows(w: np.ndarray) -> np.ndarray:
+    """Regroup (F, C, KH, KW) filters as KH matrices (F, KW*C), one per kernel row.
+
+    ``_kernel_rows(w)[i]`` multiplies the row strips moved down by i rows.
+    """
+    f, c, kh, kw = w.shape
+    return np.ascontiguousarray(w.transpose(2, 0, 3, 1)).reshape(kh, f, kw * c)
+
+
+def _strip_span(strips: np.ndarray, kh: int, ow: int) -> int:
+    # The strip positions whose window, moved down by up to KH - 1 rows, still lies inside the
+    # matrix. Every real window starts in one of them: its top row is at most Hp - KH.
+    return strips.shape[1] - (kh - 1) * ow
+
+
+def _conv_by_strips(
+    strips: np.ndarray, w: np.ndarray, b: np.ndarray | None, n: int, hp: int, sh: int, oh: int
+) -> np.ndarray:
+    """Correlate with the filters by KH products over row strips; returns (N, F, OH, OW).
+
+    ``strips`` comes from ``_row_strips``, with its row of ones when there is a bias ``b``.
+    """
+    f, c, kh, kw = w.shape
+    ow = strips.shape[1] // (n * hp)
+    rows = _kernel_rows(w)
+    span = _strip_span(strips, kh, ow)
+    first = rows[0] if b is None else np.concatenate([rows[0], b[:, None]], axis=1)
+    pixels = strips[: kw * c]  # without the row of ones
+    # sums[f, (n, h, q)]: the window whose top-left pixel is (h, q*sw) of image n, for every h.
+    sums = np.empty((f, strips.shape[1]), dtype=strips.dtype)
+    np.matmul(first, strips[:, :span], out=sums[:, :span])
+    term = np.empty((f, span), dtype=strips.dtype)  # one buffer for every later kernel row
+    for i in range(1, kh):
+        sums[:, :span] += np.matmul(rows[i], pixels[:, i * ow : i * ow + span], out=term)
+    # Keep the rows where a window really starts (every sh-th, up to Hp - KH); the others mixed
+    # rows of two images or were never filled.
+    grid = sums.reshape(f, n, hp, ow)[:, :, 0 : sh * (oh - 1) + 1 : sh]
+    return np.ascontiguousarray(grid.transpose(1, 0, 2, 3))
+
+
+def _conv_by_strips_backward(
+    dout: np.ndarray, strips: np.ndarray, w: np.ndarray, padded_shape, sh: int, sw: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Backpropagate ``_conv_by_strips``; returns (dxp, dw) for the padded input and filters."""
+    n, c, hp, wp = padded_shape
+    f, _, kh, kw = w.shape
+    oh, ow = dout.shape[2:]
+    pixels = strips[: kw * c]  # a row of ones for the bias may follow; db is summed directly
+    span = _strip_span(strips, kh, ow)
+    # Spread dout over the (f, n, h, q) grid of the strips: zero where no window starts
+    # (g is zero beyond ``span`` as well, so the products can stop there).
+    g = np.zeros((f, n, hp, ow), dtype=dout.dtype)
+    g[:, :, 0 : sh * (oh - 1) + 1 : sh] = dout.transpose(1, 0, 2, 3)
+    g = g.reshape(f, n * hp * ow)[:, :span]
+    rows = _kernel_rows(w)
+    dw_rows = np.stack([g @ pixels[:, i * ow : i * ow + span].T for i in range(kh)])
+    dw = dw_rows.reshape(kh, f, kw, c).transpose(1, 3, 0, 2)
+    dpixels = np.zeros(pixels.shape, dtype=g.dtype)
+    term = np.empty((kw * c, span), dtype=g.dtype)
+    for i in range(kh):
+        dpixels[:, i * ow : i * ow + span] += np.matmul(rows[i].T, g, out=term)
+    # Undo the strip copy: each column shift j sends its gradient back to its pixels.
+    dxp_t = np.zeros((c, n, hp, wp), dtype=g.dtype)
+    for j in range(kw):
+        dxp_t[:, :, :, j : j + sw * (ow - 1) + 1 : sw] += dpixels[j * c : (j + 1) * c].reshape(
+            c, n, hp, ow
+        )
+    return dxp_t.transpose(1, 0, 2, 3), dw
 
 
 def conv2d_forward(
@@ -400,21 +484,23 @@ def conv2d_forward(
         _check_finite(arr, name)
 
     oh, ow = (hp - kh) // sh + 1, (wp - kw) // sw + 1
-    xp = _pad_last_two(x.astype(dtype, copy=False), top, bottom, left, right, padding_mode)
+    xp = x.astype(dtype, copy=False)
+    if top or bottom or left or right:  # only read from here on, so no copy without padding
+        xp = _pad_last_two(xp, top, bottom, left, right, padding_mode)
     w_used = np.ascontiguousarray(w[:, :, ::-1, ::-1] if flip_kernel else w, dtype=dtype)
-    per_image = c * kh * kw <= PER_IMAGE_MAX_K
-    cols = _im2col(xp, kh, kw, sh, sw, oh, ow, per_image)
-    out = np.matmul(w_used.reshape(f, -1), cols)  # (N, F, OH*OW) or (F, N*OH*OW)
-    if b is not None:
-        out += b.astype(dtype, copy=False)[:, None]
-    if per_image:
-        out = out.reshape(n, f, oh, ow)
+    if c * kh * kw <= PER_IMAGE_MAX_K:
+        layout, patches = "im2col", _im2col(xp, kh, kw, sh, sw, oh, ow)
+        out = np.matmul(w_used.reshape(f, -1), patches).reshape(n, f, oh, ow)
+        if b is not None:
+            out += b.astype(dtype, copy=False)[:, None, None]
     else:
-        out = np.ascontiguousarray(out.reshape(f, n, oh, ow).transpose(1, 0, 2, 3))
+        layout, patches = "strips", _row_strips(xp, kw, sw, ow, ones_row=b is not None)
+        b_used = None if b is None else b.astype(dtype, copy=False)
+        out = _conv_by_strips(patches, w_used, b_used, n, hp, sh, oh)
     cache = Conv2dCache(
         x_shape=(n, c, h, wd),
-        cols=cols,
-        per_image=per_image,
+        layout=layout,
+        patches=patches,
         w_used=w_used,
         has_bias=b is not None,
         stride=(sh, sw),
@@ -444,25 +530,20 @@ def conv2d_backward(dout: Any, cache: Conv2dCache) -> tuple[np.ndarray, np.ndarr
     _, _, kh, kw = cache.w_used.shape
     sh, sw = cache.stride
     top, bottom, left, right = cache.pad
-    dtype = np.result_type(cache.cols, dout)
+    dtype = np.result_type(cache.patches, dout)
     dout = dout.astype(dtype, copy=False)
-    w_mat = cache.w_used.reshape(f, -1).astype(dtype, copy=False)
+    w_used = cache.w_used.astype(dtype, copy=False)
+    padded_shape = (n, c, h + top + bottom, wd + left + right)
 
     db = dout.sum(axis=(0, 2, 3)) if cache.has_bias else None
-    if cache.per_image:
+    if cache.layout == "im2col":
         g = dout.reshape(n, f, oh * ow)
         # Per image (F, OH*OW) @ (OH*OW, K), summed over the batch.
-        dw = np.matmul(g, cache.cols.transpose(0, 2, 1)).sum(axis=0)
-        dcols = np.matmul(w_mat.T, g)
+        dw = np.matmul(g, cache.patches.transpose(0, 2, 1)).sum(axis=0).reshape(f, c, kh, kw)
+        dxp = _col2im(np.matmul(w_used.reshape(f, -1).T, g), padded_shape, kh, kw, sh, sw, oh, ow)
     else:
-        g = np.ascontiguousarray(dout.transpose(1, 0, 2, 3)).reshape(f, n * oh * ow)
-        dw = g @ cache.cols.T
-        dcols = w_mat.T @ g
-    dw = dw.reshape(f, c, kh, kw)
-    if cache.flip_kernel:
-        dw = np.ascontiguousarray(dw[:, :, ::-1, ::-1])
-    padded_shape = (n, c, h + top + bottom, wd + left + right)
-    dxp = _col2im(dcols, padded_shape, kh, kw, sh, sw, oh, ow)
+        dxp, dw = _conv_by_strips_backward(dout, cache.patches, w_used, padded_shape, sh, sw)
+    dw = np.ascontiguousarray(dw[:, :, ::-1, ::-1] if cache.flip_kernel else dw)
     dx = np.ascontiguousarray(_unpad_grad(dxp, top, bottom, left, right, cache.padding_mode))
     return dx, dw, db
 

@@ -253,15 +253,15 @@ def test_conv2d_forward_backward_match_torch(dtype, stride, padding, mode, flip)
     np.testing.assert_allclose(db, bt.grad.numpy(), **tol(dtype))
 
 
-@pytest.mark.parametrize("channels", [1, 5])  # patch length 9 and 45: both im2col layouts
-def test_both_im2col_layouts_match_torch(channels):
+@pytest.mark.parametrize("channels", [1, 5])  # patch length 9 and 45: both layouts
+def test_both_patch_layouts_match_torch(channels):
     assert 9 <= ops.PER_IMAGE_MAX_K < 9 * 5
     x = RNG.standard_normal((2, channels, 7, 6))
     w = RNG.standard_normal((3, channels, 3, 3))
     b = RNG.standard_normal(3)
     kw = {"stride": (2, 1), "padding": 1, "padding_mode": "replicate", "flip_kernel": True}
     out, cache = ops.conv2d_forward(x, w, b, **kw)
-    assert cache.per_image == (channels == 1)
+    assert cache.layout == ("im2col" if channels == 1 else "strips")
     ref, xt, wt, bt = torch_conv(
         x, w, b, stride=(2, 1), pad=(1, 1, 1, 1), mode="replicate", flip=True
     )
