@@ -132,8 +132,10 @@ grading/reference/07_capstone/digitnet.pt: solutions/07_capstone/07_capstone.ipy
 	cp _build/capstone-run/digitnet.pt $@.tmp && mv $@.tmp $@
 	@echo "Wrote $@"
 
+# OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, where a machine sets them for old OpenBLAS builds, force
+# a slower kernel on NumPy's current one: unset for the benchmarks only (see benchmarks/README.md).
 bench: install
-	$(PY) -m benchmarks
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) -m benchmarks
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis
