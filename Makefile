@@ -38,6 +38,7 @@ help:
 	@echo "make grading-status   who is missing, failed, flagged or changed by hand"
 	@echo "make capstone-checkpoint   train the instructor's digitnet.pt (needed to grade 07_capstone)"
 	@echo "make bench      run the benchmarks (NumPy vs PyTorch side by side)"
+	@echo "make lint       ruff, the formatter check and pyright over helpers/ and grader/"
 
 # --- installation -----------------------------------------------------------
 $(VENV)/.installed: pyproject.toml
@@ -78,9 +79,12 @@ test: install
 test-fast: install
 	$(BIN)/pytest -m "not slow"
 
+# ruff (with a complexity limit and docstrings on the public API), the formatter's check, and a
+# basic pyright pass over the two packages (settings in pyproject.toml).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/pyright
 
 # --- students ---------------------------------------------------------------
 lab: install
@@ -95,8 +99,9 @@ check: install
 exercises: install
 	for a in $(ASSIGNMENTS); do $(BIN)/nbgrader generate_assignment $$a --force --no-db || exit 1; done
 
-# The instructor's workflow: python -m helpers.course VERB (see book/instructors.md).
-COURSE := $(PY) -m helpers.course
+# The instructor's workflow: python -m grader VERB (see book/instructors.md). The grader is a
+# package of this repository, never installed into a student's environment.
+COURSE := $(PY) -m grader
 JOBS ?= $(shell n=$$(nproc); echo $$(( n > 1 ? n - 1 : 1 )))
 ASSIGNMENT ?=
 FROM ?=

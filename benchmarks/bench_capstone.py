@@ -3,7 +3,7 @@
     python -m benchmarks.bench_capstone            # 5 seeds for MNIST, 2 for fruit
     python -m benchmarks.bench_capstone --quick    # 1 seed each
 
-1. MNIST, ``ReferenceNet`` trained by ``helpers.training.fit`` for 2 epochs (AdamW, one-cycle
+1. MNIST, ``ReferenceNet`` trained by ``helpers.torch.fit`` for 2 epochs (AdamW, one-cycle
    schedule, label smoothing, bf16 autocast where available, data held as one tensor).
    Target: mean test accuracy ≥ 99.0 % on the 10,000 test images, under 45 s of training.
 2. The recipe of PyTorch's ``examples/mnist``, reimplemented here: conv32-conv64-maxpool-
@@ -34,8 +34,8 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from helpers.data import load_fruits, load_mnist
-from helpers.models import FruitNet, ReferenceNet, count_parameters
-from helpers.training import Augment, DeviceData, evaluate, fit, pick_device, seed_everything
+from helpers.torch import Augment, DeviceData, evaluate, fit, pick_device, seed_everything
+from helpers.torch.models import FruitNet, ReferenceNet, count_parameters
 
 MNIST_TARGET, MNIST_SECONDS, SPEEDUP_TARGET = 99.0, 45.0, 3.0
 FRUIT_TARGET, FRUIT_SECONDS = 98.0, 90.0

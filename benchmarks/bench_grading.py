@@ -5,7 +5,7 @@ throw-away copy of the course, with the instructor's solutions handed in as the 
 work (so every test runs to the end, the slowest honest case):
 
 - plain ``nbgrader autograde``, one assignment after the other, as nbgrader alone does it;
-- the course's grading command, ``python -m helpers.course autograde … --jobs N``: every
+- the course's grading command, ``python -m grader autograde … --jobs N``: every
   notebook in its own sandbox, plus the cross-check, plus one run of the instructor's
   notebook per assignment (the environment check, paid once per assignment for the whole
   class, so it is reported separately where the log allows).
@@ -58,7 +58,7 @@ def _course(folder: Path) -> Path:
     shutil.copy2(ROOT / "nbgrader_config.py", course)
     for name in ASSIGNMENTS:
         shutil.copytree(ROOT / "solutions" / name, course / "solutions" / name)
-    _run(course, "helpers.course", "release", *ASSIGNMENTS)
+    _run(course, "grader", "release", *ASSIGNMENTS)
     for name in ASSIGNMENTS:
         handed_in = course / "submitted" / STUDENT / name
         handed_in.mkdir(parents=True)
@@ -68,7 +68,7 @@ def _course(folder: Path) -> Path:
 
 
 def main() -> None:
-    from helpers.sandbox import available
+    from grader.sandbox import available
 
     cores = os.cpu_count() or 1
     print(f"One student's five assignments ({', '.join(ASSIGNMENTS)}), {cores} cores.")
@@ -91,7 +91,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             course = _course(Path(tmp))
             seconds = _run(
-                course, "helpers.course", "autograde", *ASSIGNMENTS,
+                course, "grader", "autograde", *ASSIGNMENTS,
                 "--student", STUDENT, "--jobs", str(jobs), "--quiet",
             )  # fmt: skip
         rows.append(

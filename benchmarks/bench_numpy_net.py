@@ -16,7 +16,7 @@ import time
 from threadpoolctl import threadpool_limits
 
 from helpers.data import load_mnist
-from helpers.numpy_net import NumpyCNN, accuracy, prepare_images, train
+from helpers.ops.numpy_cnn import NumpyCNN, accuracy, prepare_images, train
 
 TARGET_ACCURACY = 0.980
 TARGET_SECONDS = 120.0

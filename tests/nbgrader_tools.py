@@ -152,8 +152,8 @@ def _run_module(course: Path, module: str, args: Sequence[str], timeout: float):
 
 
 def course_cli(course: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    """Run the instructor's command ``python -m helpers.course ARGS`` in ``course``."""
-    return _run_module(course, "helpers.course", args, timeout)
+    """Run the instructor's command ``python -m grader ARGS`` in ``course``."""
+    return _run_module(course, "grader", args, timeout)
 
 
 def nbgrader(course: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:

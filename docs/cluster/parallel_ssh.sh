@@ -24,7 +24,7 @@ fi
 
 # Host number K (1-based) grades shard K/N.
 parallel --will-cite -j0 --line-buffer --tag --arg-file "$HOSTS" \
-  ssh {} "cd '$COURSE' && .venv/bin/python -m helpers.course autograde '$ASSIGNMENT' \
+  ssh {} "cd '$COURSE' && .venv/bin/python -m grader autograde '$ASSIGNMENT' \
     --shard {#}/$N --no-gradebook --jobs $JOBS --quiet"
 
 if [ "$SYNC" = 1 ]; then
@@ -34,5 +34,5 @@ if [ "$SYNC" = 1 ]; then
 fi
 
 cd "$COURSE"
-.venv/bin/python -m helpers.course merge
-.venv/bin/python -m helpers.course status
+.venv/bin/python -m grader merge
+.venv/bin/python -m grader status

@@ -4,7 +4,7 @@
 
 Builds a throwaway copy of the course in a temporary folder, hands in ``--students``
 honest submissions (the instructor's answers pasted into the released notebook), and
-runs ``python -m helpers.course autograde --jobs J`` once per J, cross-check included.
+runs ``python -m grader autograde --jobs J`` once per J, cross-check included.
 Prints one Markdown table row per J. Run it on the grading machine itself: the numbers
 say how many workers that machine can keep busy.
 """
@@ -59,7 +59,7 @@ def main() -> int:
 
         def cli(*words: str) -> subprocess.CompletedProcess:
             return subprocess.run(
-                [sys.executable, "-m", "helpers.course", *words],
+                [sys.executable, "-m", "grader", *words],
                 cwd=course, env=env, capture_output=True, text=True, check=True,
             )  # fmt: skip
 

@@ -1,0 +1,602 @@
+"""Grade many submissions at once: pre-check, sandboxed workers, cross-check, gradebook.
+
+:func:`autograde` is what ``python -m grader autograde`` runs. For every
+student × assignment × notebook it pre-checks the submission, rebuilds the notebook from
+the instructor's version, and hands it to a worker process
+(:mod:`grader.worker`) that runs it in a sandbox with a wall-clock budget. N
+workers run at once; only this process writes the gradebook, one submission at a time,
+under a lock. Everything a run produces lands in ``grading/runs/<time>/`` (a log per
+submission, the summary) and ``grading/results/`` (the latest record per submission).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import queue
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from traitlets.config.loader import PyFileConfigLoader
+
+import helpers
+from grader import crosscheck as cc
+from grader.gradebook import Ledger, locked, write_scores
+from grader.notebooks import (
+    answer_sources,
+    hidden_lines,
+    is_answer,
+    nbgrader_meta,
+    precheck,
+    read_notebook,
+    rebuild,
+    scrub_outputs,
+)
+from grader.sandbox import (
+    Limits,
+    Sandbox,
+    clean_env,
+    die_with_parent,
+    kill_group,
+    kill_uid,
+    python_paths,
+    slot_uid,
+)
+
+
+@dataclass
+class Course:
+    """Where an nbgrader course keeps things, read from its ``nbgrader_config.py``."""
+
+    root: Path
+    source: Path
+    release: Path
+    submitted: Path
+    autograded: Path
+    feedback: Path
+    db_path: Path
+    cell_timeout: float
+    kernel_arguments: list[str]
+
+    @property
+    def db_url(self) -> str:
+        return f"sqlite:///{self.db_path}"
+
+    @property
+    def grading(self) -> Path:
+        return self.root / "grading"
+
+    def reference_files(self, assignment: str) -> list[Path]:
+        """Files the instructor's notebook reads beside it while it is graded.
+
+        They live in ``grading/reference/<assignment>/`` (a trained checkpoint, say), never
+        in the source folder, whose every file nbgrader copies into the student release.
+        """
+        folder = self.grading / "reference" / assignment
+        if not folder.is_dir():
+            return []
+        return sorted(p for p in folder.iterdir() if p.is_file() and not p.is_symlink())
+
+    def assignments(self) -> list[str]:
+        return sorted(
+            p.name for p in self.release.iterdir() if p.is_dir() and any(p.glob("*.ipynb"))
+        )
+
+    def notebooks(self, assignment: str) -> list[str]:
+        return sorted(p.name for p in (self.release / assignment).glob("*.ipynb"))
+
+
+def load_course(root: Path) -> Course:
+    """Read the course layout from ``root/nbgrader_config.py``."""
+    root = root.resolve()
+    if not (root / "nbgrader_config.py").is_file():
+        raise SystemExit(f"{root} has no nbgrader_config.py: run this from the course folder.")
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    folders = config.get("CourseDirectory", {})
+
+    def folder(name: str, default: str) -> Path:
+        return root / folders.get(name, default)
+
+    db_url = folders.get("db_url", f"sqlite:///{root / 'gradebook.db'}")
+    execute = config.get("Execute", {})
+    return Course(
+        root=root,
+        source=folder("source_directory", "source"),
+        release=folder("release_directory", "release"),
+        submitted=folder("submitted_directory", "submitted"),
+        autograded=folder("autograded_directory", "autograded"),
+        feedback=folder("feedback_directory", "feedback"),
+        db_path=Path(db_url.removeprefix("sqlite:///")),
+        cell_timeout=float(execute.get("timeout", 30)),
+        kernel_arguments=list(execute.get("extra_arguments", [])),
+    )
+
+
+@dataclass
+class Settings:
+    """How one grading run isolates and times each submission."""
+
+    jobs: int = 1
+    cell_timeout: float = 120.0
+    budget: float = 900.0
+    limits: Limits = field(default_factory=Limits)
+    output_cap: int = 2 * 2**20
+    crosscheck: bool = True
+    write_gradebook: bool = True
+    keep_jobs: bool = False
+    data_dir: Path | None = None
+
+
+@dataclass
+class Submission:
+    assignment: str
+    student: str
+    notebook: str
+
+
+@dataclass
+class Record:
+    """What happened to one submitted notebook."""
+
+    assignment: str
+    student: str
+    notebook: str
+    status: str = "graded"  # graded | rejected | failed
+    reason: str = ""
+    cells: dict[str, list[float]] = field(default_factory=dict)
+    score: float = 0.0
+    max_score: float = 0.0
+    crosscheck_score: float | None = None
+    refuted: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    run: str = ""
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.flags)
+
+
+@dataclass
+class Reference:
+    """The instructor's side of an assignment notebook, prepared once per run."""
+
+    source: nbformat.NotebookNode
+    secret_lines: set[str]
+    cases: list[dict]
+    expected: dict[int, dict]
+    fault: str = ""
+
+
+def sandbox_readonly(settings: Settings) -> tuple[Path, ...]:
+    paths = [*python_paths(), Path(helpers.__file__).resolve().parent]
+    if settings.data_dir is not None and settings.data_dir.is_dir():
+        paths.append(settings.data_dir.resolve())
+    return tuple(paths)
+
+
+def sandbox_env(workdir: Path, settings: Settings) -> dict[str, str]:
+    extra = {}
+    if settings.data_dir is not None:
+        extra["CNN_COURSE_DATA"] = str(settings.data_dir.resolve())
+    return clean_env(workdir, extra)
+
+
+class Runner:
+    """Runs jobs in worker processes, each in its own sandbox slot."""
+
+    def __init__(self, course: Course, settings: Settings, run_dir: Path) -> None:
+        self.course = course
+        self.settings = settings
+        self.run_dir = run_dir
+        self.slots: queue.Queue[int] = queue.Queue()
+        for slot in range(max(1, settings.jobs)):
+            self.slots.put(slot)
+
+    def job_dir(self, *parts: str) -> Path:
+        """Make a private folder for one job (short: it holds the kernel's socket paths)."""
+        path = Path(tempfile.mkdtemp(prefix="grade-"))
+        (path / "sandbox").mkdir()
+        (path / "what.txt").write_text("/".join(parts) + f"\n{self.run_dir}\n")
+        return path
+
+    def box(self, jobdir: Path, slot: int) -> Sandbox:
+        workdir = jobdir / "sandbox"
+        return Sandbox(
+            workdir=workdir,
+            readonly=sandbox_readonly(self.settings),
+            env=sandbox_env(workdir, self.settings),
+            limits=self.settings.limits,
+            uid=slot_uid(slot),
+        )
+
+    def run_worker(
+        self, jobdir: Path, nb: nbformat.NotebookNode, slot: int, log: Path, crosscheck: dict | None
+    ) -> tuple[dict | None, str]:
+        """Run one notebook through a worker; return (result or None, failure reason)."""
+        box = self.box(jobdir, slot)
+        nbformat.write(nb, jobdir / "graded.ipynb")
+        job = {
+            "jobdir": str(jobdir),
+            "notebook": str(jobdir / "graded.ipynb"),
+            "executed": str(jobdir / "executed.ipynb"),
+            "result": str(jobdir / "result.json"),
+            "workdir": str(box.workdir),
+            "readonly": [str(p) for p in box.readonly],
+            "env": box.env,
+            "limits": asdict(box.limits),
+            "uid": box.uid,
+            "cell_timeout": self.settings.cell_timeout,
+            "output_cap": self.settings.output_cap,
+            "kernel_arguments": self.course.kernel_arguments,
+            "crosscheck": crosscheck,
+        }
+        (jobdir / "job.json").write_text(json.dumps(job, indent=1))
+        log.parent.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ, PYDEVD_DISABLE_FILE_VALIDATION="1", JUPYTER_PLATFORM_DIRS="1")
+        reason = ""
+        with open(log, "ab") as handle:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "grader.worker", str(jobdir / "job.json")],
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=jobdir,
+                env=env,
+                # If the grading command dies, its workers (and their sandboxes) go too.
+                preexec_fn=die_with_parent,
+            )
+            try:
+                proc.wait(timeout=self.settings.budget)
+            except subprocess.TimeoutExpired:
+                reason = f"stopped after the budget of {self.settings.budget:g} s per submission"
+            kill_group(proc.pid)
+            proc.wait()
+        survivors = kill_uid(box.uid)
+        if survivors:
+            reason = reason or f"processes {survivors} survived the sandbox"
+        result_path = jobdir / "result.json"
+        if not result_path.exists():
+            tail = log.read_text(errors="replace")[-600:] if log.exists() else ""
+            return (
+                None,
+                reason or f"the worker stopped without a result (exit {proc.returncode}): {tail}",
+            )
+        return json.loads(result_path.read_text()), reason
+
+
+def prepare_reference(runner: Runner, assignment: str, notebook: str, secret: bytes) -> Reference:
+    """Run the instructor's notebook once: environment check and cross-check capture."""
+    course = runner.course
+    source = read_notebook(course.source / assignment / notebook)
+    release = read_notebook(course.release / assignment / notebook)
+    ref = Reference(
+        source=source, secret_lines=hidden_lines(source, release), cases=[], expected={}
+    )
+    capture = nbformat.v4.new_notebook(metadata=source.metadata)
+    jobdir = runner.job_dir(assignment, "_reference", Path(notebook).stem)
+    hook = cc.CAPTURE_HOOK % {"path": str(jobdir / "sandbox" / cc.CAPTURE_FILE)}
+    capture.cells.append(nbformat.v4.new_code_cell(hook))
+    for cell in source.cells:
+        if nbgrader_meta(cell).get("grade") and cell.cell_type == "code":
+            capture.cells.append(
+                nbformat.v4.new_code_cell(cc.marker_cell(nbgrader_meta(cell)["grade_id"]))
+            )
+        capture.cells.append(cell)
+    log = runner.run_dir / "logs" / assignment / f"_reference-{Path(notebook).stem}.log"
+    # The instructor's reference files (a trained checkpoint, say) stand in for what a
+    # student hands in beside their notebook; so do data files next to the solution.
+    beside = [
+        p
+        for p in (course.source / assignment).iterdir()
+        if p.is_file() and p.suffix != ".ipynb" and not p.is_symlink()
+    ]
+    for path in [*beside, *course.reference_files(assignment)]:
+        shutil.copy2(path, jobdir / "sandbox" / path.name)
+    slot = runner.slots.get()
+    try:
+        result, reason = runner.run_worker(jobdir, capture, slot, log, None)
+        if result is None:
+            ref.fault = f"the instructor's notebook could not run here: {reason}"
+            return ref
+        lost = {g: s for g, s in result["cells"].items() if s[0] < s[1]}
+        if lost:
+            executed = nbformat.read(jobdir / "executed.ipynb", as_version=4)
+            errors = []
+            for cell in executed.cells:
+                gid = nbgrader_meta(cell).get("grade_id")
+                if gid in lost:
+                    for out in cell.get("outputs", []):
+                        if out.get("output_type") == "error":
+                            errors.append(
+                                f"{gid}: {out.get('ename')}: {str(out.get('evalue'))[:200]}"
+                            )
+            ref.fault = (
+                f"environment fault: the instructor's solution of {assignment}/{notebook} loses "
+                f"points here ({', '.join(lost)}); fix the grading machine before grading "
+                f"students. {' | '.join(errors)}"
+            )
+            if "digitnet" in str(errors) and not course.reference_files(assignment):
+                ref.fault += (
+                    " The solution grades a trained network handed in beside it:"
+                    " `make capstone-checkpoint` trains the instructor's own into"
+                    f" grading/reference/{assignment}/."
+                )
+            return ref
+        if not runner.settings.crosscheck:
+            return ref
+        calls = cc.read_capture(jobdir / "sandbox" / cc.CAPTURE_FILE)
+        ref.cases = cc.perturb(calls, secret=secret)
+        cells = answer_sources(source)
+        harness = run_harness(
+            runner, assignment, "_expected", notebook, cells, ref.cases, slot, log
+        )
+        by_id = {case["id"]: case for case in ref.cases}
+        ref.expected = {
+            r["id"]: r
+            for r in harness.get("records", [])
+            if r.get("id") in by_id and cc.checkable(by_id[r["id"]], r)
+        }
+        if ref.cases and not ref.expected:
+            with open(log, "a") as handle:
+                handle.write("cross-check: no recorded call could be replayed on fresh inputs\n")
+    finally:
+        runner.slots.put(slot)
+        if not runner.settings.keep_jobs:
+            shutil.rmtree(jobdir, ignore_errors=True)
+    return ref
+
+
+def run_harness(
+    runner: Runner,
+    assignment: str,
+    who: str,
+    notebook: str,
+    cells: list[str],
+    cases: list[dict],
+    slot: int,
+    log: Path,
+) -> dict:
+    """Run the cross-check harness once (used for the instructor's expected results)."""
+    from grader.worker import run_harness as worker_harness
+
+    jobdir = runner.job_dir(assignment, who, Path(notebook).stem)
+    box = runner.box(jobdir, slot)
+    check = crosscheck_job(box.workdir, cells, cases)
+    result = worker_harness({"crosscheck": check}, box)
+    with open(log, "a") as handle:
+        handle.write(
+            f"\n--- cross-check harness ({who}): {result['status']}, "
+            f"{len(result['records'])} records\n"
+        )
+        handle.write(result["log"])
+    if not runner.settings.keep_jobs:
+        shutil.rmtree(jobdir, ignore_errors=True)
+    return result
+
+
+def crosscheck_job(workdir: Path, cells: list[str], cases: list[dict]) -> dict:
+    (workdir / "cells.json").write_text(json.dumps(cells))
+    with open(workdir / "cases.pkl", "wb") as handle:
+        pickle.dump(cases, handle)
+    return {
+        "cells": str(workdir / "cells.json"),
+        "cases": str(workdir / "cases.pkl"),
+        "timeout": 60 + 2 * len(cases),
+        "max_cases": len(cases),
+    }
+
+
+def grade_one(runner: Runner, sub: Submission, ref: Reference, run_id: str) -> Record:
+    """Pre-check, rebuild, run and cross-check one submitted notebook."""
+    course = runner.course
+    started = time.monotonic()
+    record = Record(sub.assignment, sub.student, sub.notebook, run=run_id)
+    log = runner.run_dir / "logs" / sub.assignment / f"{sub.student}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    folder = course.submitted / sub.student / sub.assignment
+    check = precheck(folder, course.release / sub.assignment / sub.notebook)
+    record.flags += check.flags
+    record.notes += check.notes
+    record.max_score = sum(
+        float(nbgrader_meta(c).get("points", 0))
+        for c in ref.source.cells
+        if nbgrader_meta(c).get("grade")
+    )
+    if check.fatal:
+        record.status, record.reason = "rejected", check.fatal
+    elif ref.fault:
+        record.status, record.reason = "failed", ref.fault
+    else:
+        student = read_notebook(check.notebook)
+        merged, used = rebuild(ref.source, student)
+        wanted = sum(1 for c in ref.source.cells if is_answer(c))
+        if wanted and not used:
+            record.status = "rejected"
+            record.reason = (
+                f"none of the {wanted} answer cells of the release is in this notebook "
+                "(was it started from the released file?)"
+            )
+        else:
+            _run_submission(runner, sub, ref, record, merged, check.extra_files, log)
+    record.seconds = round(time.monotonic() - started, 2)
+    with open(log, "a") as handle:
+        handle.write("\n--- record\n" + json.dumps(asdict(record), indent=1) + "\n")
+    return record
+
+
+def _run_submission(runner, sub, ref, record, merged, extra_files, log) -> None:
+    jobdir = runner.job_dir(sub.assignment, sub.student, Path(sub.notebook).stem)
+    workdir = jobdir / "sandbox"
+    for path in extra_files:
+        shutil.copy2(path, workdir / path.name)
+    check = None
+    if ref.cases and ref.expected:
+        check = crosscheck_job(
+            workdir, answer_sources(merged), [c for c in ref.cases if c["id"] in ref.expected]
+        )
+    slot = runner.slots.get()
+    try:
+        result, reason = runner.run_worker(jobdir, merged, slot, log, check)
+    finally:
+        runner.slots.put(slot)
+    if result is None:
+        record.status, record.reason = "failed", reason
+    else:
+        if reason:
+            record.notes.append(reason)
+        record.cells = result["cells"]
+        record.notes += result["notes"]
+        record.flags += [n for n in result["notes"] if n.startswith("IPython hooks removed")]
+        if result.get("survivors"):
+            record.flags.append(f"processes survived the kernel: {result['survivors']}")
+        record.score = sum(s for s, _ in record.cells.values())
+        if check is not None and "crosscheck" in result:
+            verdicts = cc.cell_verdicts(ref.cases, ref.expected, result["crosscheck"]["records"])
+            record.crosscheck_score, record.refuted = cc.crosscheck_score(record.cells, verdicts)
+            if record.score > record.crosscheck_score:
+                record.flags.append(
+                    f"cross-check: nbgrader gave {record.score:g} but the functions earn "
+                    f"{record.crosscheck_score:g} on fresh inputs "
+                    f"(cells {', '.join(record.refuted)})"
+                )
+        executed = nbformat.read(jobdir / "executed.ipynb", as_version=4)
+        for cell in executed.cells:
+            if not nbgrader_meta(cell).get("grade") and "HIDDEN TESTS" in cell.source:
+                # A marker in a student's own cell would derail nbgrader's ClearHiddenTests
+                # when their feedback is made; the thin space defuses it.
+                cell.source = cell.source.replace("HIDDEN TESTS", "HIDDEN\u2009TESTS")
+        removed = scrub_outputs(executed, ref.secret_lines)
+        if removed:
+            record.flags.append(f"{removed} outputs quoted hidden tests (removed from feedback)")
+        target = runner.course.autograded / sub.student / sub.assignment / sub.notebook
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(executed, target)
+    if not runner.settings.keep_jobs:
+        shutil.rmtree(jobdir, ignore_errors=True)
+
+
+def find_submissions(
+    course: Course, assignments: list[str] | None, students: list[str] | None
+) -> list[Submission]:
+    """List the submitted notebooks to grade (one per student × assignment × notebook)."""
+    subs = []
+    wanted = assignments or course.assignments()
+    if not course.submitted.is_dir():
+        return subs
+    for student_dir in sorted(course.submitted.iterdir()):
+        if not student_dir.is_dir() or (students and student_dir.name not in students):
+            continue
+        for assignment in wanted:
+            if (student_dir / assignment).is_dir():
+                for notebook in course.notebooks(assignment):
+                    subs.append(Submission(assignment, student_dir.name, notebook))
+    return subs
+
+
+def save_record(course: Course, record: Record) -> Path:
+    path = (
+        course.grading
+        / "results"
+        / record.assignment
+        / record.student
+        / f"{Path(record.notebook).stem}.json"
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(asdict(record), indent=1))
+    return path
+
+
+def store(course: Course, record: Record, ledger: Ledger | None) -> None:
+    """Save the record; write the gradebook if the notebook was graded (under the lock)."""
+    save_record(course, record)
+    if ledger is None or record.status != "graded":
+        return
+    stamp_file = course.submitted / record.student / record.assignment / "timestamp.txt"
+    stamp = None
+    if stamp_file.is_file():
+        try:
+            stamp = datetime.fromisoformat(stamp_file.read_text().strip()[:26])
+        except ValueError:
+            stamp = None
+    with locked(course.db_path):
+        write_scores(
+            course.db_url,
+            ledger,
+            assignment=record.assignment,
+            student=record.student,
+            notebook=Path(record.notebook).stem,
+            cells=record.cells,
+            timestamp=stamp,
+        )
+
+
+def autograde(
+    course: Course,
+    settings: Settings,
+    *,
+    assignments: list[str] | None = None,
+    students: list[str] | None = None,
+    shard: tuple[int, int] = (1, 1),
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Grade the selected submissions; return the run's summary."""
+    from tqdm import tqdm
+
+    started = time.monotonic()
+    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    run_dir = course.grading / "runs" / run_id
+    run_dir.mkdir(parents=True)
+    subs = find_submissions(course, assignments, students)
+    index, count = shard
+    subs = [s for i, s in enumerate(subs) if i % count == index - 1]
+    runner = Runner(course, settings, run_dir)
+    secret = os.urandom(16)
+    keys = sorted({(s.assignment, s.notebook) for s in subs})
+    with ThreadPoolExecutor(max_workers=max(1, settings.jobs)) as pool:
+        prepared = pool.map(lambda key: prepare_reference(runner, *key, secret), keys)
+        refs = dict(zip(keys, prepared, strict=True))
+    ledger = Ledger(course.grading) if settings.write_gradebook else None
+    counts = {"graded": 0, "flagged": 0, "rejected": 0, "failed": 0}
+    records: list[Record] = []
+    bar = tqdm(total=len(subs), unit="nb", disable=not progress, dynamic_ncols=True)
+    with ThreadPoolExecutor(max_workers=max(1, settings.jobs)) as pool:
+        pending = {
+            pool.submit(grade_one, runner, s, refs[(s.assignment, s.notebook)], run_id)
+            for s in subs
+        }
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                record = future.result()
+                store(course, record, ledger)
+                records.append(record)
+                counts[record.status] += 1
+                counts["flagged"] += record.flagged
+                bar.update(1)
+                bar.set_postfix(counts, refresh=False)
+    bar.close()
+    elapsed = time.monotonic() - started
+    summary = {
+        "run": run_id,
+        "submissions": len(subs),
+        **counts,
+        "seconds": round(elapsed, 1),
+        "per_minute": round(60 * len(subs) / elapsed, 2) if elapsed else 0.0,
+        "jobs": settings.jobs,
+        "faults": sorted({r.fault for r in refs.values() if r.fault}),
+        "records": [asdict(r) for r in records],
+    }
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=1))
+    return summary

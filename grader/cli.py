@@ -1,0 +1,393 @@
+"""The instructor's command: ``python -m grader VERB …`` (run it from the course root).
+
+Verbs, in the order of a term:
+
+- ``release [A …]``      generate the student versions (exercises/) and register them
+- ``collect A --from D``  take submissions from a folder of ``<student>.ipynb``/``.zip``/folders
+  ``collect A``           … or from the nbgrader exchange (``nbgrader collect``)
+- ``autograde [A …]``     grade everyone (or ``--student S``) in sandboxes, ``--jobs N`` at once
+- ``merge``               write results graded elsewhere (``--no-gradebook``) into the gradebook
+- ``feedback [A …]``      HTML feedback per student, checked to never show hidden tests
+- ``grades``              grades.csv, a summary per assignment and a histogram of each
+- ``status``              who is missing, who failed to grade and why, what is flagged,
+  which scores changed outside grading
+
+``python -m grader VERB --help`` lists each verb's options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from grader.autograde import Course, Settings, autograde, load_course, store
+from grader.sandbox import Limits, available
+
+STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+MAX_ZIP_BYTES = 200 * 2**20
+MAX_ZIP_FILES = 200
+
+
+def nbgrader(course: Course, *args: str) -> int:
+    """Run an nbgrader command in the course root (nbgrader only reads the config there)."""
+    command = [sys.executable, "-m", "nbgrader", *args]
+    print("$", " ".join(["nbgrader", *args]), flush=True)
+    return subprocess.call(command, cwd=course.root)
+
+
+def source_assignments(course: Course) -> list[str]:
+    return sorted(p.name for p in course.source.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+
+
+# --- release -------------------------------------------------------------------------------
+
+
+# nbgrader copies every file of a source folder into the student release: a trained
+# network left there would hand students the instructor's answer to the capstone.
+NEVER_RELEASED = ("*.pt", "*.pth", "*.ckpt", "*.onnx", "*.safetensors")
+
+
+def cmd_release(course: Course, args: argparse.Namespace) -> int:
+    names = args.assignments or source_assignments(course)
+    leaks = sorted(
+        str(p.relative_to(course.root))
+        for name in names
+        for pattern in NEVER_RELEASED
+        for p in (course.source / name).rglob(pattern)
+    )
+    if leaks:
+        print(
+            f"release: {', '.join(leaks)} would be published to students; move reference "
+            "files to grading/reference/<assignment>/ (the grader reads them there).",
+            file=sys.stderr,
+        )
+        return 1
+    for name in names:
+        if nbgrader(course, "generate_assignment", name, "--force") != 0:
+            print(f"release: nbgrader could not generate {name}", file=sys.stderr)
+            return 1
+    return 0
+
+
+# --- collect -------------------------------------------------------------------------------
+
+
+def _safe_extract(archive: Path, dest: Path) -> str:
+    """Extract a student's zip into ``dest``; return '' or the reason it was refused."""
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            members = [m for m in zf.infolist() if not m.is_dir()]
+            if len(members) > MAX_ZIP_FILES or sum(m.file_size for m in members) > MAX_ZIP_BYTES:
+                return f"{archive.name} is too big ({len(members)} files)"
+            names = [Path(m.filename) for m in members]
+            if any(n.is_absolute() or ".." in n.parts for n in names):
+                return f"{archive.name} contains paths outside its folder"
+            # A zip of one folder is unpacked without that folder.
+            tops = {n.parts[0] for n in names if len(n.parts) > 1}
+            strip = len(tops) == 1 and all(len(n.parts) > 1 for n in names)
+            dest.mkdir(parents=True, exist_ok=True)
+            for member, name in zip(members, names, strict=True):
+                if (member.external_attr >> 16) & 0o170000 == 0o120000:
+                    continue  # symlinks are never unpacked
+                rel = Path(*name.parts[1:]) if strip else name
+                if "__MACOSX" in rel.parts:
+                    continue
+                target = dest / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(member) as src, open(target, "wb") as out:
+                    shutil.copyfileobj(src, out)
+    except zipfile.BadZipFile:
+        return f"{archive.name} is not a valid zip file"
+    return ""
+
+
+def collect_folder(course: Course, assignment: str, folder: Path) -> tuple[list[str], list[str]]:
+    """Copy submissions named by student into submitted/; return (students, problems)."""
+    notebooks = course.notebooks(assignment)
+    if not notebooks:
+        raise SystemExit(
+            f"{assignment} is not released (no notebook in {course.release / assignment})"
+        )
+    taken, problems = [], []
+    for entry in sorted(folder.iterdir()):
+        student = entry.stem if entry.is_file() else entry.name
+        student = student.removesuffix(f"_{assignment}").removesuffix(f"-{assignment}")
+        if not STUDENT_ID.match(student):
+            problems.append(f"{entry.name}: {student!r} is not a usable student id")
+            continue
+        dest = course.submitted / student / assignment
+        if dest.exists():
+            shutil.rmtree(dest)
+        dest.mkdir(parents=True)
+        if entry.is_symlink():
+            problems.append(f"{entry.name}: links are not collected")
+            continue
+        if entry.suffix == ".ipynb":
+            shutil.copyfile(entry, dest / notebooks[0])
+        elif entry.suffix == ".zip":
+            reason = _safe_extract(entry, dest)
+            if reason:
+                problems.append(f"{student}: {reason}")
+        elif entry.is_dir():
+            for path in entry.rglob("*"):
+                if path.is_file() and not path.is_symlink():
+                    target = dest / path.relative_to(entry)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(path, target)
+        else:
+            problems.append(f"{entry.name}: not a notebook, zip or folder")
+            shutil.rmtree(dest)
+            continue
+        if len(notebooks) == 1 and not (dest / notebooks[0]).exists():
+            found = sorted(dest.glob("*.ipynb"))
+            if len(found) == 1:
+                found[0].rename(dest / notebooks[0])
+        stamp = datetime.fromtimestamp(entry.stat().st_mtime, UTC)
+        (dest / "timestamp.txt").write_text(stamp.strftime("%Y-%m-%d %H:%M:%S.%f"))
+        taken.append(student)
+    return taken, problems
+
+
+def cmd_collect(course: Course, args: argparse.Namespace) -> int:
+    if args.source is None:
+        return nbgrader(course, "collect", args.assignment, "--update")
+    taken, problems = collect_folder(course, args.assignment, Path(args.source))
+    print(f"collected {len(taken)} submissions of {args.assignment} into {course.submitted}")
+    for line in problems:
+        print("  problem:", line)
+    return 0
+
+
+# --- autograde and merge ---------------------------------------------------------------------
+
+
+def _size(text: str) -> int:
+    units = {"k": 2**10, "m": 2**20, "g": 2**30}
+    text = text.strip().lower()
+    return int(float(text[:-1]) * units[text[-1]]) if text[-1] in units else int(text)
+
+
+def cmd_autograde(course: Course, args: argparse.Namespace) -> int:
+    reason = available()
+    if reason:
+        print(f"autograde: {reason}", file=sys.stderr)
+        return 2
+    shard = tuple(int(n) for n in args.shard.split("/"))
+    if len(shard) != 2 or not 1 <= shard[0] <= shard[1]:
+        raise SystemExit("--shard must look like K/N with 1 <= K <= N")
+    data = os.environ.get("CNN_COURSE_DATA")
+    settings = Settings(
+        jobs=args.jobs,
+        cell_timeout=args.cell_timeout or course.cell_timeout,
+        budget=args.budget,
+        limits=Limits(memory_bytes=_size(args.memory), processes=args.processes),
+        output_cap=_size(args.output_cap),
+        crosscheck=not args.no_crosscheck,
+        write_gradebook=not args.no_gradebook,
+        keep_jobs=args.keep_jobs,
+        data_dir=Path(data) if data else None,
+    )
+    summary = autograde(
+        course,
+        settings,
+        assignments=args.assignments or None,
+        students=args.student or None,
+        shard=(shard[0], shard[1]),
+        progress=not args.quiet,
+    )
+    print(
+        f"\n{summary['submissions']} notebooks in {summary['seconds']:.0f} s "
+        f"({summary['per_minute']:.1f}/min with {summary['jobs']} workers): "
+        f"{summary['graded']} graded, {summary['flagged']} flagged, "
+        f"{summary['rejected']} rejected, {summary['failed']} failed"
+    )
+    for fault in summary["faults"]:
+        print("  ", fault)
+    for rec in summary["records"]:
+        if rec["status"] != "graded" or rec["flags"]:
+            why = rec["reason"] or "; ".join(rec["flags"])
+            print(f"  {rec['status']:8} {rec['assignment']}/{rec['student']}: {why[:160]}")
+    print(f"logs: {course.grading / 'runs' / summary['run'] / 'logs'}")
+    return 1 if summary["faults"] else 0
+
+
+def cmd_merge(course: Course, args: argparse.Namespace) -> int:
+    from grader.autograde import Record
+    from grader.gradebook import Ledger
+
+    ledger = Ledger(course.grading)
+    count = 0
+    for path in sorted((course.grading / "results").glob("*/*/*.json")):
+        rec = Record(**json.loads(path.read_text()))
+        store(course, rec, ledger)
+        count += rec.status == "graded"
+    print(f"merged {count} graded notebooks into {course.db_path}")
+    return 0
+
+
+# --- feedback --------------------------------------------------------------------------------
+
+
+def cmd_feedback(course: Course, args: argparse.Namespace) -> int:
+    from grader.notebooks import hidden_lines, read_notebook
+
+    status = 0
+    for name in args.assignments or course.assignments():
+        students = args.student or sorted(
+            p.parent.name for p in course.autograded.glob(f"*/{name}") if p.is_dir()
+        )
+        extra = [f"--student={s}" for s in args.student or []]
+        if nbgrader(course, "generate_feedback", name, "--force", *extra) != 0:
+            # nbgrader may stop at the first broken notebook: retry one student at a time
+            # so that one student's problem never costs the others their feedback.
+            failed = [
+                s
+                for s in students
+                if nbgrader(course, "generate_feedback", name, "--force", f"--student={s}") != 0
+            ]
+            if failed:
+                print(f"feedback: {name}: no feedback for {', '.join(failed)}", file=sys.stderr)
+                status = 1
+        secrets = set()
+        for nb in course.notebooks(name):
+            secrets |= hidden_lines(
+                read_notebook(course.source / name / nb), read_notebook(course.release / name / nb)
+            )
+        for page in course.feedback.glob(f"*/{name}/*.html"):
+            text = page.read_text(errors="replace")
+            import html
+
+            plain = html.unescape(re.sub(r"<[^>]+>", "", text))
+            if any(line in plain for line in secrets):
+                page.unlink()
+                print(f"feedback: {page} showed a hidden test and was deleted", file=sys.stderr)
+                status = 1
+    return status
+
+
+# --- grades and status ---------------------------------------------------------------------
+
+
+def cmd_grades(course: Course, args: argparse.Namespace) -> int:
+    from grader.report import grade_table, score_histogram, summary, write_csv
+
+    rows = grade_table(course)
+    out = Path(args.csv)
+    write_csv(rows, out)
+    print(f"{len(rows)} rows written to {out}")
+    plots = course.grading / "summary"
+    plots.mkdir(parents=True, exist_ok=True)
+    stats = summary(rows)
+    print(f"{'assignment':14} {'n':>4} {'mean':>7} {'median':>7} {'min':>6} {'max':>6} / max")
+    for name, s in stats.items():
+        print(
+            f"{name:14} {s['n']:>4} {s['mean']:>7} {s['median']:>7} "
+            f"{s['min']:>6g} {s['max']:>6g} / {s['max_score']:g}"
+        )
+        scores = [float(r["score"]) for r in rows if r["assignment"] == name]
+        fig = score_histogram(scores, s["max_score"], f"{name}: {s['n']} students")
+        fig.savefig(plots / f"{name}-histogram.png", dpi=100)
+    (plots / "summary.json").write_text(json.dumps(stats, indent=1))
+    print(f"histograms in {plots}")
+    flagged = [r for r in rows if r["changed_outside_grading"]]
+    if flagged:
+        print(f"warning: {len(flagged)} rows changed outside grading (see `status`)")
+    return 0
+
+
+def cmd_status(course: Course, args: argparse.Namespace) -> int:
+    from grader.gradebook import Ledger, reseal
+    from grader.report import status_table
+
+    if args.reseal:
+        count = reseal(course.db_url, Ledger(course.grading))
+        print(f"sealed {count} scores as they are now")
+    table = status_table(course)
+    for title, lines in table.items():
+        print(f"{title}: {len(lines)}")
+        for line in lines[: args.limit]:
+            print("   ", line)
+        if len(lines) > args.limit:
+            print(f"    … and {len(lines) - args.limit} more")
+    return 1 if table["changed outside grading"] else 0
+
+
+# --- the command line ------------------------------------------------------------------------
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m grader", description=__doc__.split("\n")[0])
+    top.add_argument("--root", default=".", help="the course folder (holds nbgrader_config.py)")
+    verbs = top.add_subparsers(dest="verb", required=True)
+
+    p = verbs.add_parser("release", help="generate the student versions")
+    p.add_argument("assignments", nargs="*")
+    p.set_defaults(run=cmd_release)
+
+    p = verbs.add_parser("collect", help="collect submissions")
+    p.add_argument("assignment")
+    p.add_argument(
+        "--from", dest="source", help="folder of <student>.ipynb, <student>.zip or <student>/"
+    )
+    p.set_defaults(run=cmd_collect)
+
+    p = verbs.add_parser("autograde", help="grade submissions in sandboxes")
+    p.add_argument("assignments", nargs="*")
+    p.add_argument("--student", action="append", help="only this student (repeatable)")
+    p.add_argument("--jobs", "-j", type=int, default=max(1, (os.cpu_count() or 2) - 1))
+    p.add_argument(
+        "--cell-timeout",
+        type=float,
+        default=None,
+        help="seconds per cell (default: nbgrader_config)",
+    )
+    p.add_argument("--budget", type=float, default=900, help="wall-clock seconds per notebook")
+    p.add_argument("--memory", default="4g", help="address-space limit per kernel (e.g. 4g)")
+    p.add_argument("--processes", type=int, default=96, help="process/thread limit per kernel")
+    p.add_argument("--output-cap", default="2m", help="notebook output kept per submission")
+    p.add_argument("--no-crosscheck", action="store_true")
+    p.add_argument(
+        "--no-gradebook", action="store_true", help="only write grading/results (cluster shards)"
+    )
+    p.add_argument("--shard", default="1/1", help="grade only the K-th of N equal parts (K/N)")
+    p.add_argument("--keep-jobs", action="store_true", help="keep the per-job folders (debugging)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=cmd_autograde)
+
+    p = verbs.add_parser("merge", help="write all results in grading/results into the gradebook")
+    p.set_defaults(run=cmd_merge)
+
+    p = verbs.add_parser("feedback", help="HTML feedback without hidden tests")
+    p.add_argument("assignments", nargs="*")
+    p.add_argument("--student", action="append")
+    p.set_defaults(run=cmd_feedback)
+
+    p = verbs.add_parser("grades", help="grades.csv, summary and histograms")
+    p.add_argument("--csv", default="grades.csv")
+    p.set_defaults(run=cmd_grades)
+
+    p = verbs.add_parser("status", help="missing, failed, flagged, changed outside grading")
+    p.add_argument("--limit", type=int, default=50, help="lines shown per section")
+    p.add_argument(
+        "--reseal", action="store_true", help="accept manual grades made since the last run"
+    )
+    p.set_defaults(run=cmd_status)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    # nbgrader creates a new gradebook by calling `alembic` from PATH: use this Python's.
+    bindir = str(Path(sys.executable).parent)
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+    course = load_course(Path(args.root))
+    return args.run(course, args)

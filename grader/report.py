@@ -1,0 +1,151 @@
+"""Read the gradebook back: grades as CSV, a per-assignment summary, and who is missing.
+
+:func:`grade_table` and :func:`status_table` only read (the gradebook, the grading
+records, the ledger); :func:`score_histogram` is a pure plotting function.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+from matplotlib.figure import Figure  # noqa: E402
+from nbgrader.api import Gradebook  # noqa: E402
+
+from grader.autograde import Course  # noqa: E402
+from grader.gradebook import Ledger, verify  # noqa: E402
+
+
+def records(course: Course) -> dict[tuple[str, str], list[dict]]:
+    """Return the latest grading records, keyed by (assignment, student)."""
+    found: dict[tuple[str, str], list[dict]] = {}
+    root = course.grading / "results"
+    for path in sorted(root.glob("*/*/*.json")) if root.is_dir() else []:
+        rec = json.loads(path.read_text())
+        found.setdefault((rec["assignment"], rec["student"]), []).append(rec)
+    return found
+
+
+def grade_table(course: Course) -> list[dict]:
+    """Return one row per student × assignment with the gradebook's score and the checks."""
+    recs = records(course)
+    changed = {line.split(":")[0].rsplit("/", 2)[0] for line in _tampered(course)}
+    rows = []
+    with Gradebook(course.db_url) as gb:
+        for assignment in gb.assignments:
+            for sub in assignment.submissions:
+                key = (assignment.name, sub.student.id)
+                mine = recs.get(key, [])
+                cross = [
+                    r["crosscheck_score"] for r in mine if r.get("crosscheck_score") is not None
+                ]
+                rows.append(
+                    {
+                        "student": sub.student.id,
+                        "assignment": assignment.name,
+                        "score": sub.score,
+                        "max_score": sub.max_score,
+                        "crosscheck_score": sum(cross) if cross else "",
+                        "flagged": "; ".join(f for r in mine for f in r.get("flags", [])),
+                        "changed_outside_grading": "yes"
+                        if any(k.startswith(f"{assignment.name}/{sub.student.id}") for k in changed)
+                        else "",
+                    }
+                )
+    return rows
+
+
+def _tampered(course: Course) -> list[str]:
+    if not course.db_path.exists():
+        return []
+    return verify(course.db_url, Ledger(course.grading))
+
+
+def write_csv(rows: list[dict], path: Path) -> None:
+    fields = [
+        "student",
+        "assignment",
+        "score",
+        "max_score",
+        "crosscheck_score",
+        "flagged",
+        "changed_outside_grading",
+    ]
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def summary(rows: list[dict]) -> dict[str, dict[str, float]]:
+    """Return {assignment: {n, mean, median, min, max, max_score}} over graded rows."""
+    result = {}
+    for assignment in sorted({r["assignment"] for r in rows}):
+        scores = [float(r["score"]) for r in rows if r["assignment"] == assignment]
+        result[assignment] = {
+            "n": len(scores),
+            "mean": round(statistics.fmean(scores), 2),
+            "median": round(statistics.median(scores), 2),
+            "min": min(scores),
+            "max": max(scores),
+            "max_score": max(float(r["max_score"]) for r in rows if r["assignment"] == assignment),
+        }
+    return result
+
+
+def score_histogram(scores: list[float], max_score: float, title: str) -> Figure:
+    """Plot the distribution of one assignment's scores with its mean and median."""
+    fig = Figure(figsize=(6, 3.5))
+    ax = fig.add_subplot()
+    bins = min(20, max(5, int(max_score) or 5))
+    ax.hist(scores, bins=bins, range=(0, max_score or 1), color="#4c72b0", edgecolor="white")
+    if scores:
+        ax.axvline(
+            statistics.fmean(scores), color="#dd8452", label=f"mean {statistics.fmean(scores):.1f}"
+        )
+        ax.axvline(
+            statistics.median(scores),
+            color="#55a868",
+            ls="--",
+            label=f"median {statistics.median(scores):.1f}",
+        )
+        ax.legend(loc="upper left")
+    ax.set_xlabel(f"score (out of {max_score:g})")
+    ax.set_ylabel("students")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def status_table(course: Course) -> dict[str, list[str]]:
+    """Return lists of lines: missing, rejected, failed, flagged, changed outside grading."""
+    recs = records(course)
+    students = set()
+    if course.submitted.is_dir():
+        students |= {p.name for p in course.submitted.iterdir() if p.is_dir()}
+    if course.db_path.exists():
+        with Gradebook(course.db_url) as gb:
+            students |= {s.id for s in gb.students}
+    out: dict[str, list[str]] = {
+        k: [] for k in ("missing", "not graded yet", "rejected", "failed", "flagged")
+    }
+    for assignment in course.assignments():
+        for student in sorted(students):
+            folder = course.submitted / student / assignment
+            mine = recs.get((assignment, student))
+            if not folder.is_dir():
+                out["missing"].append(f"{assignment}: {student} handed nothing in")
+            elif not mine:
+                out["not graded yet"].append(f"{assignment}: {student}")
+            for rec in mine or []:
+                if rec["status"] in ("rejected", "failed"):
+                    out[rec["status"]].append(f"{assignment}: {student}: {rec['reason']}")
+                for flag in rec.get("flags", []):
+                    out["flagged"].append(f"{assignment}: {student}: {flag}")
+    out["changed outside grading"] = _tampered(course)
+    return out

@@ -1,0 +1,39 @@
+"""The PyTorch toolkit of the capstone: devices, data on the device, augmentation, training.
+
+:mod:`~helpers.torch.models` holds the course's networks, :mod:`~helpers.torch.zoo` the
+landmark architectures of chapter 8, :mod:`~helpers.torch.plots` pictures of a training
+run, and ``python -m helpers.torch`` trains a model from the command line.
+"""
+
+from __future__ import annotations
+
+from helpers.torch.augment import Augment
+from helpers.torch.checkpoints import load_checkpoint, save_checkpoint
+from helpers.torch.device import (
+    CHECKPOINT_FORMAT,
+    OPTIMIZERS,
+    SCHEDULES,
+    DeviceData,
+    bf16_supported,
+    pick_device,
+    seed_everything,
+)
+from helpers.torch.fit import History, confusion_matrix, evaluate, fit, predict
+
+__all__ = [
+    "Augment",
+    "CHECKPOINT_FORMAT",
+    "DeviceData",
+    "History",
+    "OPTIMIZERS",
+    "SCHEDULES",
+    "bf16_supported",
+    "confusion_matrix",
+    "evaluate",
+    "fit",
+    "load_checkpoint",
+    "pick_device",
+    "predict",
+    "save_checkpoint",
+    "seed_everything",
+]

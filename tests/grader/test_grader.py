@@ -1,0 +1,487 @@
+"""Tests of the instructor workflow (grader.cli and its parts), on a throwaway course.
+
+Fast tests check the pieces (pre-check, rebuild, ledger, sandbox, collect, cross-check
+comparisons, the histogram); one slow test walks a small class through a whole term:
+release, collect, autograde with two workers, feedback, grades, status, a tampered
+gradebook. The red team lives in test_redteam.py.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+from nbgrader_tools import course_cli
+
+from grader import crosscheck as cc
+from grader.autograde import load_course
+from grader.cli import collect_folder, parser
+from grader.gradebook import Ledger
+from grader.harness import encode
+from grader.notebooks import hidden_lines, precheck, read_notebook, rebuild, scrub_outputs
+from grader.report import score_histogram
+from grader.sandbox import Sandbox, available, clean_env, python_paths, slot_uid
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# A throwaway two-part assignment: one function, a visible and a hidden test for it.
+ANSWER = "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION\n"
+VISIBLE = (
+    "from helpers.check import call_student\n"
+    "assert call_student(double, 2) == 4, 'double(2) should be 4'\n"
+)
+HIDDEN = (
+    "# hidden tests\n### BEGIN HIDDEN TESTS\nfrom helpers.check.asserts import call_student\n"
+    "assert call_student(double, 21) == 42, 'double(21) should be 42 (hidden check number one)'\n"
+    "### END HIDDEN TESTS\n"
+)
+
+
+def meta(grade_id: str, *, grade: bool, solution: bool, locked: bool, points: int = 0) -> dict:
+    data = {
+        "grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3,
+        "solution": solution, "task": False,
+    }  # fmt: skip
+    if grade:
+        data["points"] = points
+    return {"nbgrader": data}
+
+
+def toy_source() -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    intro = meta("intro", grade=False, solution=False, locked=True)
+    setup = meta("setup", grade=False, solution=False, locked=True)
+    answer = meta("double_solution", grade=False, solution=True, locked=False)
+    visible = meta("double_tests", grade=True, solution=False, locked=True, points=1)
+    hidden = meta("double_hidden", grade=True, solution=False, locked=True, points=2)
+    cells = [
+        nbformat.v4.new_markdown_cell("# Toy", metadata=intro),
+        nbformat.v4.new_code_cell("import numpy as np", metadata=setup),
+        nbformat.v4.new_code_cell(ANSWER, metadata=answer),
+        nbformat.v4.new_code_cell(VISIBLE, metadata=visible),
+        nbformat.v4.new_code_cell(HIDDEN, metadata=hidden),
+    ]
+    for i, cell in enumerate(cells):
+        cell["id"] = f"cell{i}"
+    nb.cells = cells
+    return nb
+
+
+def toy_release() -> nbformat.NotebookNode:
+    nb = toy_source()
+    nb.cells[2].source = "def double(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()\n"
+    nb.cells[4].source = "# hidden tests\n"
+    return nb
+
+
+def student(source: str) -> nbformat.NotebookNode:
+    nb = toy_release()
+    nb.cells[2].source = source
+    return nb
+
+
+# --- pre-check and rebuild -------------------------------------------------------------
+
+
+def test_precheck_reports_corrupt_json_and_missing_notebooks(tmp_path: Path) -> None:
+    release = tmp_path / "release" / "toy.ipynb"
+    release.parent.mkdir()
+    nbformat.write(toy_release(), release)
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    assert "missing" in precheck(sub, release).fatal
+    (sub / "toy.ipynb").write_text('{"cells": [')
+    assert "not valid JSON" in precheck(sub, release).fatal
+    (sub / "toy.ipynb").write_text('{"cells": [], "nbformat": 3}')
+    assert "nbformat" in precheck(sub, release).fatal
+
+
+def test_precheck_flags_shadow_modules_edits_and_suspicious_code(tmp_path: Path) -> None:
+    release = tmp_path / "release" / "toy.ipynb"
+    release.parent.mkdir()
+    nbformat.write(toy_release(), release)
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    nb = student(
+        "import numpy as np\nnp.allclose = lambda *a, **k: True\ndef double(x):\n    return x"
+    )
+    nb.cells[3].source = "pass"
+    nb.cells[3].metadata["nbgrader"]["points"] = 100
+    nbformat.write(nb, sub / "toy.ipynb")
+    (sub / "numpy.py").write_text("x = 1")
+    (sub / "results.csv").write_text("a,b\n")
+    check = precheck(sub, release)
+    text = " | ".join(check.flags)
+    assert not check.fatal
+    assert "numpy.py" in text and "shadow" in text
+    assert "replaces a NumPy function" in text
+    assert "locked cell double_tests was edited" in text
+    assert "'points' changed from 1 to 100" in text
+    assert [p.name for p in check.extra_files] == ["results.csv"]
+
+
+def test_precheck_judges_only_what_the_student_added_to_a_cell(tmp_path: Path) -> None:
+    guard = 'import os\nGRADING = bool(os.environ.get("NBGRADER_EXECUTION"))\n'
+    nb = toy_release()
+    nb.cells[2].source = guard + nb.cells[2].source  # the release's answer cell has a guard
+    release = tmp_path / "release" / "toy.ipynb"
+    release.parent.mkdir()
+    nbformat.write(nb, release)
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    honest = copy.deepcopy(nb)
+    honest.cells[2].source = guard + "def double(x):\n    return 2 * x\n"
+    nbformat.write(honest, sub / "toy.ipynb")
+    assert precheck(sub, release).flags == []
+    sniffing = copy.deepcopy(honest)
+    sniffing.cells[2].source = guard + (
+        "def double(x):\n    return 42 if os.environ.get('NBGRADER_EXECUTION') else 2 * x\n"
+    )
+    nbformat.write(sniffing, sub / "toy.ipynb")
+    assert any("sniffs the environment" in f for f in precheck(sub, release).flags)
+
+
+def test_rebuild_takes_only_answers_from_the_student() -> None:
+    source = toy_source()
+    nb = student("def double(x):\n    return x + x\n")
+    nb.cells[3].source = "pass"  # an edited visible test
+    nb.cells[4].metadata["nbgrader"]["points"] = 1000
+    del nb.cells[4]  # a deleted hidden test
+    twin = copy.deepcopy(nb.cells[2])
+    twin.source = "def double(x):\n    return 0\n"  # a duplicated answer, broken
+    nb.cells.insert(3, twin)
+    own = nbformat.v4.new_code_cell("helper = 1")
+    nb.cells.insert(3, own)
+    forged = nbformat.v4.new_code_cell(
+        "pass", metadata=meta("bonus", grade=True, solution=False, locked=True, points=50)
+    )
+    nb.cells.append(forged)
+    merged, used = rebuild(source, nb)
+    assert used == 1
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in merged.cells]
+    assert ids == ["intro", "setup", "double_solution", None, "double_tests", "double_hidden"]
+    assert merged.cells[2].source == "def double(x):\n    return x + x\n"
+    assert merged.cells[3].source == "helper = 1"
+    assert merged.cells[4].source == VISIBLE
+    assert merged.cells[5].source == HIDDEN and merged.cells[5].metadata.nbgrader.points == 2
+
+
+def test_hidden_lines_are_scrubbed_from_outputs() -> None:
+    secrets = hidden_lines(toy_source())
+    assert any("hidden check number one" in line for line in secrets)
+    nb = toy_source()
+    nb.cells[3].outputs = [nbformat.v4.new_output("stream", name="stdout", text=HIDDEN)]
+    nb.cells[4].outputs = [nbformat.v4.new_output("stream", name="stdout", text="fine\n")]
+    assert scrub_outputs(nb, secrets) == 1
+    assert nb.cells[3].outputs == [] and len(nb.cells[4].outputs) == 1
+
+
+# --- ledger ------------------------------------------------------------------------------
+
+
+def test_ledger_detects_edits_of_its_own_entries(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    ledger.record("a/s/nb/cell", 1.0, None)
+    ledger.save()
+    assert ledger.entries["a/s/nb/cell"]["mac"] == ledger.seal("a/s/nb/cell", 1.0, None)["mac"]
+    forged = ledger.seal("a/s/nb/cell", 5.0, None)["mac"]
+    assert forged != ledger.entries["a/s/nb/cell"]["mac"]
+    assert (tmp_path / ".ledger-key").stat().st_mode & 0o077 == 0
+
+
+# --- cross-check comparisons ------------------------------------------------------------
+
+
+def test_compare_is_strict_about_type_dtype_shape_and_values() -> None:
+    want = {"value": encode(np.arange(6, dtype=np.float64).reshape(2, 3))}
+    case = {"kind": "value", "accepted": []}
+    assert cc.compare(
+        case, want, {"value": encode(np.arange(6, dtype=np.float64).reshape(2, 3) + 1e-12)}
+    )
+    assert not cc.compare(
+        case, want, {"value": encode(np.arange(6, dtype=np.float32).reshape(2, 3))}
+    )
+    assert not cc.compare(case, want, {"value": encode(np.arange(6, dtype=np.float64))})
+    assert not cc.compare(case, want, {"value": encode(np.zeros((2, 3)))})
+    assert not cc.compare(case, want, {"value": encode([0, 1, 2])})
+    assert not cc.compare(case, want, {"raised": ["ValueError"]})
+    assert not cc.compare(case, want, None)
+
+    class Anything:
+        def __eq__(self, other: object) -> bool:
+            return True
+
+    assert encode(Anything())["t"] == "other"
+    assert not cc.compare(case, want, {"value": encode(Anything())})
+    raises = {"kind": "raises", "accepted": ["TypeError", "ValueError"]}
+    assert cc.compare(raises, {"raised": ["TypeError"]}, {"raised": ["ValueError", "Exception"]})
+    assert not cc.compare(raises, {"raised": ["TypeError"]}, {"value": encode(1)})
+
+
+def test_perturb_keeps_shapes_dtypes_and_ranges_but_changes_values() -> None:
+    x = np.random.default_rng(0).integers(0, 256, size=(7, 5, 3), dtype=np.uint8)
+    call = {
+        "cell": "c",
+        "function": "f",
+        "kind": "value",
+        "accepted": [],
+        "args": [x, 3],
+        "kwargs": {},
+    }
+    (case,) = cc.perturb([call], secret=b"k" * 16)
+    fresh = case["args"][0]
+    assert fresh.shape == x.shape and fresh.dtype == x.dtype
+    assert not np.array_equal(fresh, x)
+    assert case["args"][1] == 3
+    (again,) = cc.perturb([call], secret=b"other-secret")
+    assert not np.array_equal(again["args"][0], fresh)
+
+
+def test_crosscheck_score_flags_cells_it_refutes() -> None:
+    cells = {"t1": [1.0, 1.0], "t2": [2.0, 2.0], "t3": [3.0, 3.0]}
+    verdicts = {"t1": {"passed": 2, "failed": 0}, "t2": {"passed": 1, "failed": 1}}
+    total, refuted = cc.crosscheck_score(cells, verdicts)
+    assert total == 4.0 and refuted == ["t2"]
+
+
+# --- sandbox -------------------------------------------------------------------------------
+
+
+def run_boxed(tmp_path: Path, code: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    work = tmp_path / "box"
+    work.mkdir(exist_ok=True)
+    uid = slot_uid(7)
+    if uid is not None:
+        os.chown(work, uid, uid)
+    box = Sandbox(workdir=work, readonly=python_paths(), env=clean_env(work), uid=uid)
+    return subprocess.run(
+        box.argv([sys.executable, "-c", code]), capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.fixture
+def sandbox_ok() -> None:
+    reason = available()
+    if reason:
+        pytest.fail(f"the grading sandbox is not available: {reason}")
+
+
+def test_sandbox_hides_the_course_and_the_network(tmp_path: Path, sandbox_ok: None) -> None:
+    code = (
+        "import os, socket\n"
+        f"print(os.path.exists({str(ROOT / 'solutions')!r}),"
+        f" os.path.exists({str(ROOT / 'nbgrader_config.py')!r}))\n"
+        "try:\n    socket.create_connection(('1.1.1.1', 80), timeout=2); print('net')\n"
+        "except OSError:\n    print('no-net')\n"
+        "print(sorted(os.environ))\n"
+        "open('mine.txt', 'w').write('ok')\n"
+    )  # fmt: skip
+    proc = run_boxed(tmp_path, code)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "False False"
+    assert lines[1] == "no-net"
+    assert "CNN_COURSE_CACHE" in lines[2] and "SSH_AUTH_SOCK" not in lines[2]
+    assert (tmp_path / "box" / "mine.txt").read_text() == "ok"
+
+
+def test_sandbox_limits_memory_and_processes(tmp_path: Path, sandbox_ok: None) -> None:
+    code = (
+        "import os, subprocess\n"
+        "try:\n    bytearray(64 * 2**30); print('allocated')\n"
+        "except MemoryError:\n    print('memory-refused')\n"
+        "kids = []\n"
+        "try:\n"
+        "    for _ in range(500):\n        kids.append(subprocess.Popen(['sleep', '30']))\n"
+        "    print('forked', len(kids))\n"
+        "except OSError:\n    print('fork-refused', len(kids))\n"
+    )  # fmt: skip
+    proc = run_boxed(tmp_path, code)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0] == "memory-refused"
+    assert proc.stdout.splitlines()[1].startswith("fork-refused")
+
+
+# --- collect -------------------------------------------------------------------------------
+
+
+def test_collect_takes_notebooks_zips_and_folders(tmp_path: Path) -> None:
+    course = tmp_path / "course"
+    (course / "exercises" / "toy").mkdir(parents=True)
+    (course / "nbgrader_config.py").write_text(
+        "c = get_config()\nc.CourseDirectory.release_directory = 'exercises'\n"
+    )
+    nbformat.write(toy_release(), course / "exercises" / "toy" / "toy.ipynb")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    nbformat.write(student("def double(x):\n    return 2 * x"), inbox / "ada.ipynb")
+    with zipfile.ZipFile(inbox / "grace.zip", "w") as zf:
+        zf.writestr("grace-toy/Untitled.ipynb", nbformat.writes(toy_release()))
+        zf.writestr("grace-toy/data.csv", "1,2\n")
+    with zipfile.ZipFile(inbox / "mallory.zip", "w") as zf:
+        zf.writestr("../../escape.txt", "x")
+    (inbox / "alan").mkdir()
+    nbformat.write(toy_release(), inbox / "alan" / "toy.ipynb")
+    (inbox / "bad name!.ipynb").write_text("{}")
+    taken, problems = collect_folder(load_course(course), "toy", inbox)
+    assert sorted(taken) == ["ada", "alan", "grace", "mallory"]
+    sub = course / "submitted"
+    assert (sub / "grace" / "toy" / "toy.ipynb").is_file()
+    assert (sub / "grace" / "toy" / "data.csv").is_file()
+    assert not (tmp_path / "escape.txt").exists()
+    assert any("outside its folder" in p for p in problems)
+    assert any("usable student id" in p for p in problems)
+    assert read_notebook(sub / "ada" / "toy" / "toy.ipynb").cells[2].source.endswith("2 * x")
+
+
+def test_histogram_is_a_figure() -> None:
+    fig = score_histogram([10.0, 50.0, 75.0, 100.0, 100.0], 100.0, "toy")
+    assert isinstance(fig, Figure)
+    ax = fig.axes[0]
+    assert sum(p.get_height() for p in ax.patches) == 5
+    assert "median" in " ".join(t.get_text() for t in ax.get_legend().get_texts())
+
+
+def test_every_verb_has_help() -> None:
+    verbs = parser()._subparsers._group_actions[0].choices  # noqa: SLF001
+    assert set(verbs) == {
+        "release",
+        "collect",
+        "autograde",
+        "merge",
+        "feedback",
+        "grades",
+        "status",
+    }
+
+
+# --- a whole term on the toy course ----------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_whole_term_on_a_toy_course(tmp_path: Path, sandbox_ok: None) -> None:
+    course = tmp_path / "course"
+    (course / "solutions" / "toy").mkdir(parents=True)
+    (course / "nbgrader_config.py").write_text((ROOT / "nbgrader_config.py").read_text())
+    nbformat.write(toy_source(), course / "solutions" / "toy" / "toy.ipynb")
+    assert course_cli(course, "release").returncode == 0
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    nbformat.write(student("def double(x):\n    return 2 * x"), inbox / "ada.ipynb")
+    nbformat.write(student("def double(x):\n    return 4"), inbox / "bob.ipynb")
+    cheat = (
+        "get_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)\n"
+        "def double(x):\n    return 0"
+    )
+    nbformat.write(student(cheat), inbox / "eve.ipynb")
+    # A cheat no hook reset undoes: the grading helper patched in memory. Only the
+    # cross-check, which calls double() in a fresh interpreter, catches it.
+    patched = (
+        "import helpers.check.asserts\nhelpers.grading.call_student = lambda f, x, **k: 2 * x\n"
+        "def double(x):\n    return 0"
+    )
+    nbformat.write(student(patched), inbox / "mal.ipynb")
+    (inbox / "zed.ipynb").write_text('{"cells": [')
+    assert course_cli(course, "collect", "toy", "--from", str(inbox)).returncode == 0
+
+    proc = course_cli(course, "autograde", "--jobs", "2", "--cell-timeout", "10", "--quiet")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (
+        "5 notebooks" in proc.stdout and "4 graded" in proc.stdout and "1 rejected" in proc.stdout
+    )
+    results = {
+        p.parent.name: json.loads(p.read_text())
+        for p in (course / "grading" / "results" / "toy").glob("*/toy.json")
+    }
+    assert results["ada"]["score"] == 3 and not results["ada"]["flags"]
+    assert results["bob"]["cells"] == {"double_tests": [1.0, 1.0], "double_hidden": [0.0, 2.0]}
+    # The swallowing handler is taken out before the test cells run, and reported.
+    assert results["eve"]["score"] == 0 and results["eve"]["crosscheck_score"] == 0
+    assert any("custom exception handler" in f for f in results["eve"]["flags"])
+    assert results["mal"]["score"] == 3 and results["mal"]["crosscheck_score"] == 0
+    assert any("cross-check" in f for f in results["mal"]["flags"])
+    assert results["zed"]["status"] == "rejected" and "JSON" in results["zed"]["reason"]
+    logs = list((course / "grading" / "runs").glob("*/logs/toy/*.log"))
+    assert {p.stem for p in logs} >= {"ada", "bob", "eve", "mal", "zed"}
+
+    proc = course_cli(course, "feedback")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    page = (course / "feedback" / "bob" / "toy" / "toy.html").read_text()
+    assert "double(21) should be 42" in page  # the failure message is shown ...
+    assert "call_student(double, 21)" not in page  # ... the hidden test's code is not
+
+    proc = course_cli(course, "grades", "--csv", "grades.csv")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = (course / "grades.csv").read_text().splitlines()
+    assert rows[0].startswith("student,assignment,score,max_score,crosscheck_score")
+    assert len(rows) == 5
+    assert (course / "grading" / "summary" / "toy-histogram.png").stat().st_size > 1000
+
+    proc = course_cli(course, "status")
+    assert "changed outside grading: 0" in proc.stdout and "rejected: 1" in proc.stdout
+    import sqlite3
+
+    with sqlite3.connect(course / "gradebook.db") as db:
+        # Bob's hidden-test score, raised by hand in the database.
+        db.execute(
+            "UPDATE grade SET auto_score = 2 WHERE id = (SELECT g.id FROM grade g "
+            "JOIN submitted_notebook n ON g.notebook_id = n.id "
+            "JOIN submitted_assignment a ON n.assignment_id = a.id "
+            "JOIN base_cell c ON g.cell_id = c.id "
+            "WHERE a.student_id = 'bob' AND c.name = 'double_hidden')"
+        )
+    proc = course_cli(course, "status")
+    assert proc.returncode == 1 and "changed outside grading: 1" in proc.stdout, proc.stdout
+    assert "toy/bob/toy/double_hidden" in proc.stdout
+
+
+@pytest.mark.slow
+def test_missing_data_stops_the_run_before_anyone_is_graded(
+    tmp_path: Path, sandbox_ok: None
+) -> None:
+    course = tmp_path / "course"
+    (course / "solutions" / "toy").mkdir(parents=True)
+    (course / "nbgrader_config.py").write_text((ROOT / "nbgrader_config.py").read_text())
+    source = toy_source()
+    # The hidden test needs the course data, as the real assignments do.
+    source.cells[4].source = source.cells[4].source.replace(
+        "### END HIDDEN TESTS",
+        "import os\nopen(os.path.join(os.environ['CNN_COURSE_DATA'], 'mnist', "
+        "'t10k-labels-idx1-ubyte.gz'), 'rb').close()\n### END HIDDEN TESTS",
+    )
+    nbformat.write(source, course / "solutions" / "toy" / "toy.ipynb")
+    assert course_cli(course, "release").returncode == 0
+    folder = course / "submitted" / "ada" / "toy"
+    folder.mkdir(parents=True)
+    nbformat.write(student("def double(x):\n    return 2 * x"), folder / "toy.ipynb")
+    env_before = os.environ.get("CNN_COURSE_DATA")
+    os.environ["CNN_COURSE_DATA"] = str(tmp_path / "no-data-here")
+    try:
+        proc = course_cli(course, "autograde", "--jobs", "1", "--cell-timeout", "10", "--quiet")
+    finally:
+        if env_before is None:
+            del os.environ["CNN_COURSE_DATA"]
+        else:
+            os.environ["CNN_COURSE_DATA"] = env_before
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "environment fault" in proc.stdout and "double_hidden" in proc.stdout
+    record = json.loads((course / "grading" / "results" / "toy" / "ada" / "toy.json").read_text())
+    assert record["status"] == "failed" and "environment fault" in record["reason"]
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        assert gb.assignments[0].submissions == []
