@@ -21,6 +21,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
+__all__ = [
+    "CATALOGUE",
+    "EDGE_KERNEL",
+    "EDGE_PATCH",
+    "EDGE_RESPONSE",
+    "TINY_FEATURE_MAP",
+    "TINY_IMAGE",
+    "TINY_KERNEL",
+    "Kernel",
+    "describe",
+    "gaussian_kernel",
+    "get_kernel",
+    "names",
+]
+
 
 @dataclass(frozen=True)
 class Kernel:
@@ -32,6 +47,7 @@ class Kernel:
 
 
 def _kernel(name: str, rows: list[list[float]], description: str, scale: float = 1.0) -> Kernel:
+    """Build a read-only catalogue entry from its rows of weights, times ``scale``."""
     weights = np.array(rows, dtype=np.float64) * scale
     weights.setflags(write=False)  # the catalogue is shared: hand out copies, never edit it
     return Kernel(name, weights, description)
@@ -125,6 +141,7 @@ def names() -> list[str]:
 
 
 def _lookup(name: str) -> Kernel:
+    """Return the catalogue entry called ``name``, or say which names exist."""
     if not isinstance(name, str):
         raise TypeError(f"a kernel name is a string such as 'sobel_x', got {name!r}.")
     if name not in CATALOGUE:

@@ -8,6 +8,8 @@ NOTEBOOK.ipynb`` or ``check_notebook("NOTEBOOK.ipynb")`` in a cell.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from helpers.check.asserts import (
     REFERENCE_MODULES,
     call_student,
@@ -17,7 +19,22 @@ from helpers.check.asserts import (
     describe,
     forbidden_calls,
 )
-from helpers.check.notebook import NotebookError, Report, check_notebook
+
+if TYPE_CHECKING:
+    from helpers.check.notebook import NotebookError, Report, check_notebook
+
+# Every graded test cell imports this package, but only the self-check needs nbformat and
+# nbclient (seconds to import): load the notebook runner on first use.
+_NOTEBOOK_NAMES = {"NotebookError", "Report", "check_notebook"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _NOTEBOOK_NAMES:
+        from helpers.check import notebook
+
+        return getattr(notebook, name)
+    raise AttributeError(f"module 'helpers.check' has no attribute {name!r}")
+
 
 __all__ = [
     "REFERENCE_MODULES",

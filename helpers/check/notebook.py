@@ -1,4 +1,4 @@
-"""Self-check for a graded notebook: run its saved file in a fresh kernel and report.
+"""Self-check a graded notebook: run its saved file in a fresh kernel and report part by part.
 
 From a terminal in the course folder::
 
@@ -68,21 +68,26 @@ class Report:
 
     @property
     def visible(self) -> list[TestResult]:
+        """The test cells whose code is in the student's file."""
         return [t for t in self.tests if t.kind == "visible"]
 
     @property
     def ran(self) -> list[TestResult]:
+        """The test cells that ran here, passed or failed (hidden ones did not)."""
         return [t for t in self.tests if t.passed is not None]
 
     @property
     def failed(self) -> list[TestResult]:
+        """The test cells that ran and raised."""
         return [t for t in self.ran if not t.passed]
 
     @property
     def ok(self) -> bool:
+        """True when at least one test ran and none failed."""
         return bool(self.ran) and not self.failed
 
     def summary(self) -> str:
+        """Return the printable report: every part with its tests, points and messages."""
         lines = [f"Self-check of {self.path.name}", ""]
         parts: dict[str, list[TestResult]] = {}
         for test in self.tests:
@@ -127,6 +132,7 @@ class Report:
 
 
 def _pts(points: float) -> str:
+    """Write a number of points as "1 point", "2 points" or "1.5 points"."""
     value = int(points) if float(points).is_integer() else points
     return f"{value} point" + ("" if value == 1 else "s")
 
@@ -181,6 +187,7 @@ def _is_code(source: str) -> bool:
 
 
 def _heading(source: str) -> str | None:
+    """Return the first heading of a markdown cell without its points, or None."""
     for line in source.splitlines():
         if line.startswith("## ") or line.startswith("# "):
             # The report prints the points itself.
@@ -189,6 +196,7 @@ def _heading(source: str) -> str | None:
 
 
 def _error_text(outputs: list) -> str | None:
+    """Return "Name: message" of the first error among a cell's outputs, or None."""
     for out in outputs:
         if out.get("output_type") == "error":
             name, value = out.get("ename", "Error"), str(out.get("evalue", "")).strip()
@@ -197,6 +205,9 @@ def _error_text(outputs: list) -> str | None:
 
 
 def _run(nb: nbformat.NotebookNode, folder: Path, timeout: int) -> None:
+    """Execute ``nb`` in place in a fresh kernel started in ``folder``, keeping every error."""
+    # Starting kernels pulls in zmq and asyncio machinery: load it only when a check runs,
+    # not whenever a test cell imports helpers.check.
     from jupyter_client.kernelspec import NoSuchKernel
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -299,8 +310,11 @@ def check_notebook(path: str | os.PathLike, *, timeout: int = 120, quiet: bool =
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: check one notebook; exit 0 if every test run passed, 1 if not, 2 if
-    the notebook could not be checked."""
+    """Check the one notebook named on the command line and return the exit status.
+
+    Returns 0 if every test that ran passed, 1 if one failed, 2 if the notebook could not
+    be checked (or the command line was wrong).
+    """
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1 or args[0] in ("-h", "--help"):
         print("usage: python -m helpers.check PATH/TO/NOTEBOOK.ipynb", file=sys.stderr)

@@ -1,4 +1,8 @@
-"""Demos for chapter 3 (activations)."""
+"""Demos for chapter 3 (activations): one feature map through each activation, with a bias.
+
+``activation_demo`` precomputes ``activation_explorer`` of :mod:`helpers.figures.activations`
+for every activation and bias, so the page can switch between them without a kernel.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from helpers.demos.static import Control, StaticDemo, static_demo
+from helpers.figures.activations import activation_explorer
 
 __all__ = ["activation_demo"]
 
@@ -25,10 +30,8 @@ def activation_demo(
 
     Returns a StaticDemo with controls "activation" and "bias".
     """
-    from helpers import figures
-
     return static_demo(
-        lambda activation, bias: figures.activation_explorer(
+        lambda activation, bias: activation_explorer(
             fmap, activation=activation, bias=bias, slope=slope
         ),
         {

@@ -1,4 +1,8 @@
-"""Demos for chapter 6 (backpropagation and training)."""
+"""Demos for chapter 6 (backpropagation and training): gradient steps on one example.
+
+``backprop_stepper`` plays through the steps of a short training run, one frame of
+``backprop_step`` (:mod:`helpers.figures.backprop`) per step.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from helpers.demos.static import Control, StaticDemo, static_demo
+from helpers.figures.backprop import backprop_step
 
 __all__ = ["backprop_stepper"]
 
@@ -28,10 +33,8 @@ def backprop_stepper(
     60 positions (T + 1 <= 60) so the page stays light.
 
     Returns a ``StaticDemo`` whose single control, ``step``, shows
-    ``figures.backprop_step(..., step=s)`` for every s from 0 to T.
+    ``backprop_step(..., step=s)`` for every s from 0 to T.
     """
-    from helpers import figures
-
     p = np.asarray(probs, dtype=float)
     if p.ndim != 2 or not 2 <= p.shape[0] <= 60:
         raise ValueError(
@@ -48,6 +51,6 @@ def backprop_stepper(
     )
 
     def render(step: int) -> Figure:
-        return figures.backprop_step(p, losses, target, classes, step=step)
+        return backprop_step(p, losses, target, classes, step=step)
 
     return static_demo(render, {"step": steps}, dpi=dpi, play_interval=play_interval)

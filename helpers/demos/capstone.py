@@ -1,4 +1,10 @@
-"""Demos for chapter 7 (the capstone): a feature-map viewer for a trained network."""
+"""Demos for chapter 7 (the capstone): a feature-map viewer for a trained network.
+
+``viewer_maps`` runs one image through a trained PyTorch network and keeps the maps of the
+layers in ``VIEWER_LAYERS``; ``feature_map_viewer`` does so for each ``ViewerInput`` and
+shows every layer's maps with ``feature_map_grid`` (:mod:`helpers.figures.capstone`).
+PyTorch is imported only when a viewer is built, so the other demos never load it.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +16,14 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from helpers.demos.static import Control, StaticDemo, static_demo
+from helpers.figures.capstone import feature_map_grid
+from helpers.images import check_image
 
 __all__ = ["VIEWER_LAYERS", "ViewerInput", "feature_map_viewer", "viewer_maps"]
 
 
 VIEWER_LAYERS = ("conv1", "pool1", "conv2", "pool2", "conv3")
+"""The layers the viewer offers by default: the feature extractor of ``ReferenceNet``."""
 
 
 @dataclass(frozen=True)
@@ -32,9 +41,7 @@ class ViewerInput:
 
 def _image_batch(image: np.ndarray) -> Any:
     """Turn a uint8 image (H, W) or (H, W, C) into a float batch of one, (1, C, H, W) in [0, 1]."""
-    import torch
-
-    from helpers.images import check_image
+    import torch  # heavy: loaded only when a viewer is built
 
     arr = check_image(image, name="image")
     if arr.dtype != np.uint8:
@@ -101,10 +108,8 @@ def feature_map_viewer(
     The first layer's frames also show its filters, each beside the map it makes.
 
     Returns a StaticDemo with controls "image" and "layer"; every frame is
-    ``figures.feature_map_grid`` for that input and layer.
+    ``feature_map_grid`` for that input and layer.
     """
-    from helpers import figures
-
     if not inputs or not layers:
         raise ValueError("feature_map_viewer needs at least one input and one layer name.")
     computed = {}
@@ -136,7 +141,7 @@ def feature_map_viewer(
         first, weights = first_filters(inputs[image].model)
         if layer == first:
             title += "; its filter framed in the corner"
-        return figures.feature_map_grid(
+        return feature_map_grid(
             inputs[image].image,
             values,
             signed=signed,

@@ -1,15 +1,30 @@
-"""Demos for chapter 2 (kernels and convolution)."""
+"""Demos for chapter 2 (kernels and convolution): kernels on pictures, windows step by step.
+
+``kernel_playground`` applies catalogue kernels to pictures (with ``live=True`` also a
+hand-typed kernel, read by ``parse_kernel`` in a ``KernelTyper``), ``convolution_stepper``
+plays a window through every position, ``padding_explorer`` varies padding, stride and
+kernel size, and ``multichannel_demo`` filters a colour photo. Every frame is a figure of
+:mod:`helpers.figures.convolution`.
+"""
 
 from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
+from fractions import Fraction
 
 import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
 
 from helpers.demos.static import Control, StaticDemo, _label, figure_to_png, static_demo
+from helpers.figures.convolution import (
+    convolution_step,
+    kernel_effect,
+    multichannel_filter,
+    padding_grid,
+)
+from helpers.kernels import get_kernel
 
 __all__ = [
     "KernelTyper",
@@ -22,13 +37,14 @@ __all__ = [
 
 
 def parse_kernel(text: str) -> np.ndarray:
-    """Read a hand-typed kernel: one row per line (or rows split by ";"), numbers split by
-    spaces or commas; fractions such as 1/9 are fine.
+    """Read a hand-typed kernel, one row per line, into an array.
 
     **Shapes:** returns (K, K) float64 with K odd, from 1 to 7.
-    """
-    from fractions import Fraction
 
+    Rows may also be split by ";", numbers by spaces or commas; fractions such as 1/9 are
+    fine. Raises ValueError saying which row holds a token that is not a number, or why the
+    rows do not make a square kernel of odd size.
+    """
     if not isinstance(text, str):
         raise TypeError(f"type the kernel as text, e.g. '0 -1 0; -1 4 -1; 0 -1 0'; got {text!r}.")
     lines = [ln for ln in text.replace(";", "\n").splitlines() if ln.strip()]
@@ -75,7 +91,7 @@ class KernelTyper(widgets.VBox):
             raise ValueError("KernelTyper needs at least one picture.")
         self.images = dict(images)
         self.dpi = dpi
-        # No `description` on any control (see _control_widget); labels are separate HTML.
+        # No `description` on any control (see static._control_widget): labels are separate HTML.
         self.text = widgets.Textarea(
             value=initial, layout=widgets.Layout(width="16em", height="7em")
         )
@@ -98,17 +114,15 @@ class KernelTyper(widgets.VBox):
 
     def update(self) -> bool:
         """Redraw for the typed kernel; return False (and say why) if it cannot be read."""
-        from helpers import figures
-
         try:
             kernel = parse_kernel(self.text.value)
         except ValueError as err:
             self.message.value = f"<span style='color:#b00020'>{html.escape(str(err))}</span>"
             return False
-        picture = self.images[self.image.value]
-        fig = figures.kernel_effect(
-            picture, kernel, kernel_name="your kernel", image_name=self.image.value
-        )
+        name = self.image.value
+        if not isinstance(name, str):  # no picture chosen yet: nothing to draw on
+            return False
+        fig = kernel_effect(self.images[name], kernel, kernel_name="your kernel", image_name=name)
         self.picture.value = figure_to_png(fig, dpi=self.dpi, colors=None)
         self.message.value = ""
         return True
@@ -128,17 +142,12 @@ def kernel_playground(
     Returns a StaticDemo with a "kernel" and an "image" control; with ``live=True`` it comes
     in a box together with a ``KernelTyper`` that accepts a hand-typed kernel.
     """
-    from helpers import figures
-    from helpers.kernels import get_kernel
-
     if not images or not kernels:
         raise ValueError("kernel_playground needs at least one picture and one kernel name.")
     weights = {name: get_kernel(name) for name in kernels}  # unknown names fail here, clearly
 
     def render(kernel: str, image: str) -> Figure:
-        return figures.kernel_effect(
-            images[image], weights[kernel], kernel_name=kernel, image_name=image
-        )
+        return kernel_effect(images[image], weights[kernel], kernel_name=kernel, image_name=image)
 
     controls = {
         "kernel": Control("kernel", tuple((n, n) for n in weights), kind="dropdown"),
@@ -159,8 +168,6 @@ def convolution_stepper(
 
     Returns a StaticDemo with one slider "step" (window positions in reading order).
     """
-    from helpers import figures
-
     img, k = np.asarray(image), np.asarray(kernel)
     if img.ndim != 2 or k.ndim != 2:
         raise ValueError(f"need a 2-D image and a 2-D kernel, got {img.shape} and {k.shape}.")
@@ -171,7 +178,7 @@ def convolution_stepper(
     positions = tuple((f"row {i // ow}, col {i % ow}", i) for i in range(oh * ow))
     step = Control("step", positions, kind="slider", play=True, description="window")
     return static_demo(
-        lambda step: figures.convolution_step(img, k, step=step, bias=bias),
+        lambda step: convolution_step(img, k, step=step, bias=bias),
         {"step": step},
         dpi=dpi,
         play_interval=1200,
@@ -197,10 +204,8 @@ def padding_explorer(
     **Shapes:** image (H, W) at most 12 x 12.
 
     Returns a StaticDemo with controls "border" (padding width and mode), "stride" and
-    "kernel_size"; every frame is ``figures.padding_grid`` for that choice.
+    "kernel_size"; every frame is ``padding_grid`` for that choice.
     """
-    from helpers import figures
-
     border = Control(
         "border",
         tuple(("none" if p == 0 else f"{p}, {mode}", (p, mode)) for p, mode in borders),
@@ -210,7 +215,7 @@ def padding_explorer(
 
     def render(border: tuple[int, str], stride: int, kernel_size: int) -> Figure:
         padding, mode = border
-        return figures.padding_grid(
+        return padding_grid(
             image, kernel_size=kernel_size, stride=stride, padding=padding, mode=mode
         )
 
@@ -240,12 +245,10 @@ def multichannel_demo(
 
     Returns a StaticDemo with controls "filter" and "bias".
     """
-    from helpers import figures
-
     if not filters:
         raise ValueError("multichannel_demo needs at least one filter.")
     return static_demo(
-        lambda filter, bias: figures.multichannel_filter(image, filters[filter], bias=bias),
+        lambda filter, bias: multichannel_filter(image, filters[filter], bias=bias),
         {
             "filter": Control("filter", tuple((n, n) for n in filters), kind="dropdown"),
             "bias": list(biases),

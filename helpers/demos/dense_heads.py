@@ -1,4 +1,8 @@
-"""Demos for chapter 5 (dense heads and softmax)."""
+"""Demos for chapter 5 (dense heads and softmax): scores, temperature and probabilities.
+
+``softmax_playground_demo`` shows ``softmax_bars`` (:mod:`helpers.figures.dense_heads`)
+for every preset of class scores and every temperature.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from helpers.demos.static import Control, StaticDemo, static_demo
+from helpers.figures.dense_heads import softmax_bars
 
 __all__ = ["softmax_playground_demo"]
 
@@ -25,10 +30,8 @@ def softmax_playground_demo(
     **Shapes:** each preset K scores; ``names`` K class labels (default 0..K-1).
 
     Returns a ``StaticDemo`` with one frame per (preset, temperature), drawn by
-    ``figures.softmax_bars``.
+    ``softmax_bars``.
     """
-    from helpers import figures
-
     if not presets:
         raise ValueError("softmax_playground_demo needs at least one preset of scores.")
     sizes = {len(v) for v in presets.values()}
@@ -38,7 +41,7 @@ def softmax_playground_demo(
         raise ValueError(f"temperatures must be positive, got {list(temperatures)}.")
 
     def render(scores: tuple[float, ...], temperature: float) -> Figure:
-        return figures.softmax_bars(
+        return softmax_bars(
             np.asarray(scores),
             temperature=temperature,
             names=None if names is None else list(names),

@@ -1,4 +1,8 @@
-"""Demos for chapter 4 (pooling)."""
+"""Demos for chapter 4 (pooling): kinds of pooling, windows, strides and a shifted input.
+
+``pooling_explorer_demo`` shows ``pooling_explorer`` (:mod:`helpers.figures.pooling`) for
+every kind of pooling, window in ``POOL_WINDOWS`` and shift of the input.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from helpers.demos.static import Control, StaticDemo, static_demo
+from helpers.figures.pooling import pooling_explorer
 
 __all__ = ["POOL_WINDOWS", "pooling_explorer_demo"]
 
@@ -18,6 +23,7 @@ POOL_WINDOWS = (
     ("3x3, stride 2 (overlap)", (3, 2)),
     ("2x2, stride 3 (skips)", (2, 3)),
 )
+"""The explorer's windows as (label, (size, stride)): the usual, overlapping and skipping."""
 
 
 def pooling_explorer_demo(
@@ -36,13 +42,12 @@ def pooling_explorer_demo(
     **Shapes:** img (H, W) uint8; the ``crop`` x ``crop`` window at (top, left) is pooled.
 
     ``windows`` holds (label, (size, stride)) pairs. Returns a ``StaticDemo`` with one frame
-    per combination (3 kinds x windows x shifts), drawn by ``figures.pooling_explorer``.
+    per combination (3 kinds x windows x shifts), drawn by ``pooling_explorer``.
     """
-    from helpers import figures
 
     def render(kind: str, window: tuple[int, int], shift: int) -> Figure:
         size, stride = window
-        return figures.pooling_explorer(
+        return pooling_explorer(
             img, kind=kind, size=size, stride=stride, shift=shift, top=top, left=left, crop=crop
         )
 

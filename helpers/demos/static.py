@@ -1,4 +1,4 @@
-"""Interactive demos that keep working on the static website, where no Python kernel runs.
+"""Build interactive demos that keep working on the static website, where no kernel runs.
 
 A widget whose picture is computed by Python (``interact``, observers, ``widgets.link``)
 freezes once the page is saved: the slider moves, the picture does not. The demos of this
@@ -13,6 +13,10 @@ the switching:
 
 In a live notebook, ``live=True`` adds free-form controls under the demo; their picture is
 recomputed by the kernel for any value, not only the precomputed ones.
+
+This module is the machinery only; the demos themselves live in the module of
+:mod:`helpers.demos` named after their chapter, and draw their frames with the chapter's
+figures from :mod:`helpers.figures`.
 """
 
 from __future__ import annotations
@@ -24,10 +28,12 @@ import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from numbers import Integral, Real
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import ipywidgets as widgets
 import numpy as np
+from IPython.display import Image as IPImage
+from IPython.display import display
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
@@ -76,6 +82,7 @@ class Control:
 
     @property
     def labels(self) -> tuple[str, ...]:
+        """The text shown for each value, in order."""
         return tuple(label for label, _ in self.options)
 
 
@@ -131,10 +138,14 @@ def figure_to_png(fig: Figure, *, dpi: float = 80, colors: int | None = 256) -> 
     rgb = np.asarray(canvas.buffer_rgba())[:, :, :3]
     picture = Image.fromarray(rgb)
     if colors is not None:
-        picture = picture.quantize(colors=colors, method=Image.Quantize.FASTOCTREE, dither=0)
+        picture = picture.quantize(
+            colors=colors, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE
+        )
     buffer = io.BytesIO()
     picture.save(buffer, format="png", optimize=True)
     if managed:
+        # Only a figure made with pyplot gets here, so pyplot is loaded already; importing it
+        # at the top would load it (and pick a backend) for the pure figures as well.
         import matplotlib.pyplot as plt
 
         plt.close(fig)
@@ -167,6 +178,7 @@ def _png_size(png: bytes) -> tuple[int, int]:
 
 
 def _control_widget(spec: Control) -> widgets.Widget:
+    """Return the widget that picks one of ``spec``'s values by its index."""
     # No `description`: the page's widget manager typesets descriptions with the MathJax 2
     # API, which throws under the MathJax 3 the book loads. The label is a separate HTML.
     common = {"options": list(spec.labels), "index": 0}
@@ -178,6 +190,7 @@ def _control_widget(spec: Control) -> widgets.Widget:
 
 
 def _label(text: str) -> widgets.HTML:
+    """Return the bold label set beside a control (in place of its ``description``)."""
     return widgets.HTML(
         f"<span style='font-weight:600'>{html.escape(text)}</span>",
         layout=widgets.Layout(min_width="6.5em"),
@@ -291,9 +304,6 @@ def _live_panel(render: Callable[..., Figure], specs: list[Control], dpi: float)
             free[spec.name] = widgets.Dropdown(options=list(spec.options), description=spec.name)
 
     def redraw(**kwargs: Any) -> None:
-        from IPython.display import Image as IPImage
-        from IPython.display import display
-
         display(IPImage(data=figure_to_png(render(**kwargs), dpi=dpi, colors=None)))
 
     out = widgets.interactive_output(redraw, free)
@@ -303,6 +313,34 @@ def _live_panel(render: Callable[..., Figure], specs: list[Control], dpi: float)
         "(in a running notebook only; on a static page these controls do nothing)."
     )
     return widgets.VBox([note, *free.values(), out])
+
+
+@overload
+def static_demo(
+    render: Callable[..., Figure],
+    controls: Mapping[str, Any],
+    *,
+    title: str = ...,
+    live: Literal[False] = ...,
+    dpi: float = ...,
+    colors: int | None = ...,
+    max_bytes: int = ...,
+    play_interval: int = ...,
+) -> StaticDemo: ...
+
+
+@overload
+def static_demo(
+    render: Callable[..., Figure],
+    controls: Mapping[str, Any],
+    *,
+    title: str = ...,
+    live: bool,
+    dpi: float = ...,
+    colors: int | None = ...,
+    max_bytes: int = ...,
+    play_interval: int = ...,
+) -> widgets.VBox: ...
 
 
 def static_demo(
@@ -315,7 +353,7 @@ def static_demo(
     colors: int | None = 256,
     max_bytes: int = 1_500_000,
     play_interval: int = 700,
-) -> widgets.Widget:
+) -> widgets.VBox:
     """Precompute a demo's pictures and link its controls to them in the browser.
 
     ``render`` is a pure plot function called with one keyword per control;

@@ -2,7 +2,9 @@
 
 Every function is pure: it takes arrays and returns a ``matplotlib.figure.Figure``. Each
 chapter's figures live in the module named after it (``helpers.figures.pooling`` for
-chapter 4); every public function is also importable from ``helpers.figures``.
+chapter 4); what several chapters draw alike (images, value grids, signed maps) lives in
+:mod:`helpers.figures.common`. Every public function is also importable from
+``helpers.figures``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from helpers.figures.backprop import (
     train_val_curves,
 )
 from helpers.figures.capstone import feature_map_grid
+from helpers.figures.common import CHANNELS
 from helpers.figures.convolution import (
     convolution_step,
     kernel_effect,
@@ -40,7 +43,6 @@ from helpers.figures.dense_heads import (
     softmax_bars,
 )
 from helpers.figures.pixels import (
-    CHANNELS,
     image_and_map,
     image_row,
     magnitude_row,

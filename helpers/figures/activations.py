@@ -1,4 +1,11 @@
-"""Figures for chapter 3 (activations): activation curves and decision regions."""
+"""Figures for chapter 3 (activations): activation curves, maps before and after, decision regions.
+
+``apply_activation`` runs a named activation through the forward/backward pair of
+:mod:`helpers.ops`, so the curves and slopes drawn here are exactly what the NumPy network
+computes. ``activation_curves`` plots the four activations and their slopes,
+``activation_explorer`` follows one feature map through an activation with a bias, and
+``decision_regions`` colours the plane by each model's prediction.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +14,8 @@ from collections.abc import Mapping
 import numpy as np
 from matplotlib.figure import Figure
 
-from helpers import ops as _ops
-from helpers.figures.convolution import _check_2d, _symmetric_limit
+from helpers import ops
+from helpers.figures.common import _check_2d, _hide_ticks, _signed_imshow, _symmetric_limit
 
 __all__ = [
     "ACTIVATION_NAMES",
@@ -33,10 +40,10 @@ def apply_activation(
     pass fed with a gradient of ones. ``slope`` is the leaky ReLU's slope for negatives.
     """
     ops_by_name = {
-        "relu": (_ops.relu_forward, _ops.relu_backward),
-        "leaky_relu": (lambda v: _ops.leaky_relu_forward(v, slope=slope), _ops.leaky_relu_backward),
-        "sigmoid": (_ops.sigmoid_forward, _ops.sigmoid_backward),
-        "tanh": (_ops.tanh_forward, _ops.tanh_backward),
+        "relu": (ops.relu_forward, ops.relu_backward),
+        "leaky_relu": (lambda v: ops.leaky_relu_forward(v, slope=slope), ops.leaky_relu_backward),
+        "sigmoid": (ops.sigmoid_forward, ops.sigmoid_backward),
+        "tanh": (ops.tanh_forward, ops.tanh_backward),
     }
     if name not in ops_by_name:
         raise ValueError(f"activation must be one of {', '.join(ACTIVATION_NAMES)}; got {name!r}.")
@@ -46,6 +53,7 @@ def apply_activation(
 
 
 def _activation_title(name: str, slope: float) -> str:
+    """Return the formula of a named activation, as a panel title."""
     return {
         "relu": "ReLU(z) = max(0, z)",
         "leaky_relu": f"leaky ReLU (slope {slope:g} below 0)",
@@ -112,22 +120,17 @@ def activation_explorer(
     out, _ = apply_activation(z, activation, slope=slope)
     fig = Figure(figsize=(9.6, 3.0), layout="constrained")
     ax_z, ax_a, ax_c = fig.subplots(1, 3, width_ratios=[1, 1, 1.15])
-    zlim = _symmetric_limit(z)
-    im = ax_z.imshow(z, cmap="RdBu_r", vmin=-zlim, vmax=zlim, interpolation="nearest")
-    fig.colorbar(im, ax=ax_z, shrink=0.8)
+    fig.colorbar(_signed_imshow(ax_z, z), ax=ax_z, shrink=0.8)
     ax_z.set_title(f"z = map + bias ({bias:+g})\n{np.mean(z < 0):.0%} of values < 0", fontsize=9)
-    alim = _symmetric_limit(out)
-    im = ax_a.imshow(out, cmap="RdBu_r", vmin=-alim, vmax=alim, interpolation="nearest")
-    fig.colorbar(im, ax=ax_a, shrink=0.8)
+    fig.colorbar(_signed_imshow(ax_a, out), ax=ax_a, shrink=0.8)
     ax_a.set_title(
         f"after {activation}: range {out.min():.2f} to {out.max():.2f}\n"
         f"{np.mean(out == 0):.0%} exactly 0, {np.mean(out < 0):.0%} < 0",
         fontsize=9,
     )
     for ax in (ax_z, ax_a):
-        ax.set_xticks([])
-        ax.set_yticks([])
-    span = max(zlim, 1.0)
+        _hide_ticks(ax)
+    span = max(_symmetric_limit(z), 1.0)
     grid = np.linspace(-span, span, 301)
     # Log counts: the flat background piles up in one bin and would hide every other bar.
     ax_c.hist(z.ravel(), bins=40, range=(-span, span), color="0.75", log=True)
@@ -175,7 +178,6 @@ def decision_regions(
         ax.scatter(*pts[y == 0].T, s=9, c="#0072b2", marker="o", label="class 0")
         ax.scatter(*pts[y == 1].T, s=9, c="#d55e00", marker="^", label="class 1")
         ax.set_title(f"{name}\naccuracy {accuracy:.0%}", fontsize=9)
-        ax.set_xticks([])
-        ax.set_yticks([])
+        _hide_ticks(ax)
     axes[0].legend(fontsize=7, loc="lower left")
     return fig

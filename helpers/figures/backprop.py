@@ -1,4 +1,11 @@
-"""Figures for chapter 6 (backpropagation and training): curves, initialisation, optimisers."""
+"""Figures for chapter 6 (backpropagation and training): curves, initialisation, optimisers.
+
+``annotated_signed_maps`` prints small gradients with their signs in colour,
+``backprop_step`` follows one example's probabilities and loss through gradient steps,
+``init_statistics`` compares how initialisations keep activations alive through the layers,
+``optimizer_paths`` draws optimisers' trajectories on a loss surface, and ``curve_plot`` /
+``train_val_curves`` plot what training records.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
+
+from helpers.figures.common import _hide_ticks, _signed_imshow
 
 __all__ = [
     "annotated_signed_maps",
@@ -17,10 +26,11 @@ __all__ = [
 ]
 
 
-_CH6_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
+# The Okabe-Ito palette: lines stay distinguishable for every kind of colour vision.
+_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
 
 
-def _ch6_series(values: object, name: str) -> np.ndarray:
+def _series(values: object, name: str) -> np.ndarray:
     """Return a 1-D float array of finite-or-nan values, refusing empty or multi-axis input."""
     arr = np.asarray(values, dtype=float)
     if arr.ndim != 1 or arr.size == 0:
@@ -48,7 +58,7 @@ def init_statistics(activations: Mapping[str, Sequence[np.ndarray]]) -> Figure:
     ax_std = fig.add_subplot(grid[0, :])
     for i, (name, layers) in enumerate(activations.items()):
         stds = [float(np.std(np.asarray(a, dtype=float))) for a in layers]
-        colour = _CH6_COLOURS[i % len(_CH6_COLOURS)]
+        colour = _COLOURS[i % len(_COLOURS)]
         ax_std.plot(range(1, depth + 1), stds, "o-", color=colour, label=name)
         ax_hist = fig.add_subplot(grid[1, i])
         last = np.asarray(layers[-1], dtype=float).ravel()
@@ -87,14 +97,13 @@ def annotated_signed_maps(
     axes = fig.subplots(1, len(arrays), squeeze=False)[0]
     for ax, (name, arr) in zip(axes, arrays.items(), strict=True):
         limit = float(np.abs(arr).max()) or 1.0
-        ax.imshow(arr, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+        _signed_imshow(ax, arr, limit=limit)
         fontsize = 12 if max(arr.shape) <= 5 else 8
         for (r, c), v in np.ndenumerate(arr):
             colour = "white" if abs(v) > 0.6 * limit else "black"
             ax.text(c, r, format(v, fmt), ha="center", va="center", color=colour, fontsize=fontsize)
         ax.set_title(f"{name}\n{arr.shape}", fontsize=11)
-        ax.set_xticks([])
-        ax.set_yticks([])
+        _hide_ticks(ax)
     if suptitle:
         fig.suptitle(suptitle, fontsize=11)
     return fig
@@ -124,10 +133,10 @@ def curve_plot(
     for i, (label, pair) in enumerate(curves.items()):
         if not (isinstance(pair, tuple) and len(pair) == 2):
             raise ValueError(f"curve {label!r} must be a pair (x, y).")
-        x, y = _ch6_series(pair[0], f"x of {label!r}"), _ch6_series(pair[1], f"y of {label!r}")
+        x, y = _series(pair[0], f"x of {label!r}"), _series(pair[1], f"y of {label!r}")
         if x.shape != y.shape:
             raise ValueError(f"curve {label!r}: x has {x.size} values but y has {y.size}.")
-        ax.plot(x, y, color=_CH6_COLOURS[i % len(_CH6_COLOURS)], label=label, lw=1.6)
+        ax.plot(x, y, color=_COLOURS[i % len(_COLOURS)], label=label, lw=1.6)
     if logx:
         ax.set_xscale("log")
     if logy:
@@ -157,7 +166,7 @@ def train_val_curves(
     and validation curves shaded in the accuracy panel.
     """
     series = {
-        name: _ch6_series(v, name)
+        name: _series(v, name)
         for name, v in (
             ("epochs", epochs),
             ("train_loss", train_loss),
@@ -172,15 +181,15 @@ def train_val_curves(
     fig = Figure(figsize=(9, 3.3), layout="constrained")
     ax_loss, ax_acc = fig.subplots(1, 2)
     for ax, kind in ((ax_loss, "loss"), (ax_acc, "accuracy")):
-        ax.plot(ep, series[f"train_{kind}"], color=_CH6_COLOURS[0], label=f"training {kind}")
+        ax.plot(ep, series[f"train_{kind}"], color=_COLOURS[0], label=f"training {kind}")
         val_label = f"validation {kind}"
-        ax.plot(ep, series[f"val_{kind}"], color=_CH6_COLOURS[1], ls="--", label=val_label)
+        ax.plot(ep, series[f"val_{kind}"], color=_COLOURS[1], ls="--", label=val_label)
         ax.set_xlabel("epoch")
         ax.set_ylabel(kind)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     ax_acc.fill_between(
-        ep, series["val_accuracy"], series["train_accuracy"], color=_CH6_COLOURS[1], alpha=0.12
+        ep, series["val_accuracy"], series["train_accuracy"], color=_COLOURS[1], alpha=0.12
     )
     ax_acc.set_ylim(0, 1.02)
     return fig
@@ -216,7 +225,7 @@ def optimizer_paths(
         p = np.asarray(path, dtype=float)
         if p.ndim != 2 or p.shape[1] != 2:
             raise ValueError(f"path {name!r} must have shape (T, 2), got {p.shape}.")
-        colour = _CH6_COLOURS[i % len(_CH6_COLOURS)]
+        colour = _COLOURS[i % len(_COLOURS)]
         ax.plot(p[:, 0], p[:, 1], ".-", color=colour, ms=3.5, lw=1.2, label=name)
         ax.plot(p[0, 0], p[0, 1], "s", color="black", ms=6)
     if minimum is not None:
@@ -248,8 +257,8 @@ def backprop_step(
     outlines, and the loss curve up to ``step`` on axes fixed for all steps.
     """
     p = np.asarray(probs, dtype=float)
-    loss = _ch6_series(losses, "losses")
-    t = _ch6_series(target, "target")
+    loss = _series(losses, "losses")
+    t = _series(target, "target")
     if p.ndim != 2 or p.shape != (loss.size, t.size) or len(classes) != t.size:
         raise ValueError(
             f"probs must be (T + 1, K) matching losses (T + 1,), target (K,) and K class names; "
@@ -262,7 +271,7 @@ def backprop_step(
     fig = Figure(figsize=(8.4, 3.2), layout="constrained")
     ax_bar, ax_loss = fig.subplots(1, 2, width_ratios=[1, 1.15])
     where = np.arange(t.size)
-    bars = ax_bar.bar(where, p[step], color=_CH6_COLOURS[0], width=0.6, label="output")
+    bars = ax_bar.bar(where, p[step], color=_COLOURS[0], width=0.6, label="output")
     ax_bar.bar(where, t, fill=False, edgecolor="black", lw=1.5, ls="--", width=0.8, label="target")
     for bar, value in zip(bars, p[step], strict=True):
         ax_bar.text(bar.get_x() + bar.get_width() / 2, value + 0.02, f"{value:.2f}", ha="center")
@@ -273,7 +282,7 @@ def backprop_step(
     ax_bar.legend(fontsize=8, loc="upper left")
     steps = np.arange(loss.size)
     ax_loss.plot(steps, loss, color="0.85", lw=1.2)  # the whole run, faint, keeps axes still
-    ax_loss.plot(steps[: step + 1], loss[: step + 1], "o-", color=_CH6_COLOURS[1], ms=3)
+    ax_loss.plot(steps[: step + 1], loss[: step + 1], "o-", color=_COLOURS[1], ms=3)
     ax_loss.set_xlim(-0.5, loss.size - 0.5)
     ax_loss.set_ylim(0, float(np.nanmax(loss)) * 1.1)
     ax_loss.set_xlabel("gradient step")

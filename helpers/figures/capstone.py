@@ -1,32 +1,38 @@
-"""Figures for chapter 7 (the capstone): feature maps of a trained network, tiled."""
+"""Figures for chapter 7 (the capstone): feature maps of a trained network, tiled.
+
+``feature_map_grid`` lays every map of one layer out as a mosaic beside the input, on one
+colour scale so that maps can be compared; with the first layer's weights it also shows
+each filter in the corner of the map it makes. The demo in :mod:`helpers.demos.capstone`
+draws one such figure per input and layer.
+"""
 
 from __future__ import annotations
 
 import numpy as np
-from matplotlib import colormaps as _colormaps
+from matplotlib import colormaps
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
-from helpers.figures.pixels import _imshow
+from helpers.figures.common import _SIGNED_CMAP, _hide_ticks, _imshow
 from helpers.images import check_image
 
 __all__ = ["feature_map_grid"]
 
 
-_CH7_GAP_GREY = 0.55  # the frame between tiles: darker than the white of a zero value
+_GAP_GREY = 0.55  # the frame between tiles: darker than the white of a zero value
 
 
-def _ch7_tile(picture: np.ndarray, size: int) -> np.ndarray:
+def _tile(picture: np.ndarray, size: int) -> np.ndarray:
     """Centre an RGB picture (h, w, 3) on a ``size`` × ``size`` tile of the frame grey."""
-    tile = np.full((size, size, 3), _CH7_GAP_GREY)
+    tile = np.full((size, size, 3), _GAP_GREY)
     h, w = picture.shape[:2]
     top, left = (size - h) // 2, (size - w) // 2
     tile[top : top + h, left : left + w] = picture
     return tile
 
 
-def _ch7_with_filters(tiles: list[np.ndarray], filters: np.ndarray) -> list[np.ndarray]:
+def _with_filters(tiles: list[np.ndarray], filters: np.ndarray) -> list[np.ndarray]:
     """Inset each conv filter (F, C, k, k) in the top-left corner of its map's tile.
 
     Grey kernels are drawn red/blue around a white zero, colour kernels as small colour
@@ -37,7 +43,7 @@ def _ch7_with_filters(tiles: list[np.ndarray], filters: np.ndarray) -> list[np.n
     block = max(1, round(0.4 * size / k))  # each weight becomes a block of pixels
     limit = float(np.abs(filters).max()) or 1.0
     if C == 1:
-        rgb = _colormaps["RdBu_r"](Normalize(-limit, limit)(filters[:, 0]))[..., :3]
+        rgb = colormaps[_SIGNED_CMAP](Normalize(-limit, limit)(filters[:, 0]))[..., :3]
     else:
         rgb = filters.transpose(0, 2, 3, 1) / (2 * limit) + 0.5
     big = rgb.repeat(block, axis=1).repeat(block, axis=2)
@@ -51,12 +57,12 @@ def _ch7_with_filters(tiles: list[np.ndarray], filters: np.ndarray) -> list[np.n
     return out
 
 
-def _ch7_mosaic(tiles: list[np.ndarray], columns: int, gap: int) -> np.ndarray:
+def _mosaic(tiles: list[np.ndarray], columns: int, gap: int) -> np.ndarray:
     """Lay equal square RGB tiles out in a grid, row by row, with ``gap`` pixels between them."""
     size = tiles[0].shape[0]
     rows = -(-len(tiles) // columns)
     step = size + gap
-    out = np.full((rows * step + gap, columns * step + gap, 3), _CH7_GAP_GREY)
+    out = np.full((rows * step + gap, columns * step + gap, 3), _GAP_GREY)
     for i, tile in enumerate(tiles):
         r, c = divmod(i, columns)
         out[gap + r * step : gap + r * step + size, gap + c * step : gap + c * step + size] = tile
@@ -98,9 +104,9 @@ def feature_map_grid(
         )
     limit = float(np.abs(m).max()) or 1.0
     norm = Normalize(-limit, limit) if signed else Normalize(0.0, limit)
-    cmap = _colormaps["RdBu_r" if signed else "viridis"]
+    cmap = colormaps[_SIGNED_CMAP if signed else "viridis"]
     size = max(m.shape[1:])
-    tiles = [_ch7_tile(rgb, size) for rgb in cmap(norm(m))[..., :3]]
+    tiles = [_tile(rgb, size) for rgb in cmap(norm(m))[..., :3]]
     if filters is not None:
         w = np.asarray(filters, dtype=float)
         if w.ndim != 4 or w.shape[0] != m.shape[0] or w.shape[1] not in (1, 3):
@@ -108,21 +114,20 @@ def feature_map_grid(
                 f"filters must be (C, C_in, k, k) with one filter per map ({m.shape[0]}) and "
                 f"C_in 1 or 3; got {w.shape}."
             )
-        tiles = _ch7_with_filters(tiles, w)
+        tiles = _with_filters(tiles, w)
     # A grid about twice as wide as tall fits the panel, and whole rows waste no space.
     columns = min(
         range(1, len(tiles) + 1),
         key=lambda c: abs(np.log(c / -(-len(tiles) // c) / 2.2)) + (len(tiles) % c > 0),
     )
-    mosaic = _ch7_mosaic(tiles, columns, gap=max(1, size // 10))
+    mosaic = _mosaic(tiles, columns, gap=max(1, size // 10))
 
     fig = Figure(figsize=(9.5, 3.7), layout="constrained")
     ax_in, ax_maps = fig.subplots(1, 2, width_ratios=[1, 3.6])
     _imshow(ax_in, picture)
     ax_in.set_title(image_title, fontsize=8)  # small: a class name may be long
     ax_maps.imshow(mosaic, interpolation="nearest")
-    ax_maps.set_xticks([])
-    ax_maps.set_yticks([])
+    _hide_ticks(ax_maps)
     ax_maps.set_title(title, fontsize=10)
     fig.colorbar(
         ScalarMappable(norm=norm, cmap=cmap),

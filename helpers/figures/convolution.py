@@ -1,4 +1,12 @@
-"""Figures for chapter 2 (kernels and convolution): kernels, windows, feature maps, padding."""
+"""Figures for chapter 2 (kernels and convolution): kernels, windows, feature maps, padding.
+
+They follow the chapter: ``kernel_grids`` prints kernels as small matrices,
+``window_products`` and ``convolution_step`` work one output value out by hand,
+``kernel_effect`` and ``kernel_gallery`` apply kernels to pictures, ``padding_grid`` shows
+how padding and stride set the output size, and ``multichannel_filter`` adds up the
+channels of a colour filter. Values are computed with :mod:`helpers.ops`; small matrices
+are drawn as cell grids with every value written in its cell (``_cell_grid``).
+"""
 
 from __future__ import annotations
 
@@ -8,10 +16,18 @@ from fractions import Fraction
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
 from matplotlib.patches import Rectangle
 
-from helpers import ops as _ops
-from helpers.figures.pixels import CHANNELS, _imshow
+from helpers import ops
+from helpers.figures.common import (
+    CHANNELS,
+    _check_2d,
+    _hide_ticks,
+    _imshow,
+    _signed_imshow,
+    _symmetric_limit,
+)
 from helpers.images import check_image
 
 __all__ = [
@@ -47,12 +63,6 @@ def _value_label(value: float) -> str:
     return f"{v:.0f}" if abs(v) >= 10 else f"{v:.2f}"
 
 
-def _symmetric_limit(*arrays: np.ndarray) -> float:
-    """Return the largest absolute value over the arrays (1 if they are all zero)."""
-    top = max(float(np.nanmax(np.abs(a))) if np.size(a) else 0.0 for a in arrays)
-    return top if top > 0 else 1.0
-
-
 def _cell_grid(
     ax: Axes,
     values: np.ndarray,
@@ -62,8 +72,10 @@ def _cell_grid(
     labels: np.ndarray | None = None,
     fontsize: float = 9,
     title: str = "",
-):
+) -> AxesImage:
     """Draw a small matrix as cells with thin borders and each value written in its cell.
+
+    **Shapes:** values (H, W); ``labels`` (H, W) of strings replaces the printed values.
 
     Signed matrices (kernels, products, feature maps) use a diverging map centred on zero;
     unsigned ones (pixels) use grey from 0 to ``limit``. Returns the AxesImage.
@@ -71,40 +83,29 @@ def _cell_grid(
     arr = np.asarray(values, dtype=float)
     if signed:
         lim = limit if limit is not None else _symmetric_limit(arr)
-        im = ax.imshow(arr, cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
+        im = _signed_imshow(ax, arr, limit=lim)
     else:
         lim = limit if limit is not None else (255.0 if np.nanmax(arr) > 1 else 1.0)
         im = ax.imshow(arr, cmap="gray", vmin=0, vmax=lim, interpolation="nearest")
-    rows, cols = np.indices(arr.shape)
-    for r, c in zip(rows.ravel(), cols.ravel(), strict=True):
-        v = arr[r, c]
+    for (r, c), v in np.ndenumerate(arr):
         if signed:
             colour = "white" if abs(v) > 0.6 * lim else "black"
         else:
             colour = "black" if (np.isnan(v) or v > 0.5 * lim) else "white"
-        text = labels[r, c] if labels is not None else _value_label(v)
+        text = str(labels[r, c]) if labels is not None else _value_label(v)
         ax.text(c, r, text, ha="center", va="center", color=colour, fontsize=fontsize)
     # Cell borders as two line collections: much faster to lay out than minor-tick grids.
     h, w = arr.shape
     ax.hlines(np.arange(-0.5, h), -0.5, w - 0.5, color="0.6", linewidth=0.6)
     ax.vlines(np.arange(-0.5, w), -0.5, h - 0.5, color="0.6", linewidth=0.6)
-    ax.set_xticks([])
-    ax.set_yticks([])
+    _hide_ticks(ax)
     ax.set_title(title, fontsize=10)
     return im
 
 
 def _kernel_labels(kernel: np.ndarray) -> np.ndarray:
+    """Return every weight of ``kernel`` written as in print (1/9, -2), for ``_cell_grid``."""
     return np.vectorize(_weight_label, otypes=[object])(kernel)
-
-
-def _check_2d(arr: np.ndarray, name: str) -> np.ndarray:
-    values = np.asarray(arr)
-    if values.ndim != 2 or values.size == 0:
-        raise ValueError(f"{name} must be a non-empty 2-D matrix, got shape {values.shape}.")
-    if values.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold numbers, got dtype {values.dtype}.")
-    return values
 
 
 def _shows_as_picture(kernel: np.ndarray) -> bool:
@@ -188,7 +189,7 @@ def convolution_step(
         raise ValueError(
             f"convolution_step prints every pixel; use at most 12 x 12, got {img.shape}."
         )
-    fmap = _ops.correlate2d(img, k) + float(bias)
+    fmap = ops.correlate2d(img, k) + float(bias)
     oh, ow = fmap.shape
     if isinstance(step, bool) or not isinstance(step, int | np.integer):
         raise TypeError(f"step must be an int, got {step!r}.")
@@ -235,15 +236,19 @@ def convolution_step(
     return fig
 
 
-def _draw_feature_map(fig: Figure, ax: Axes, fmap: np.ndarray, kernel: np.ndarray, top: float):
-    """Draw a map as a picture (grey, clipped) if its kernel keeps brightness, else signed."""
+def _draw_feature_map(
+    ax: Axes, fmap: np.ndarray, kernel: np.ndarray, top: float
+) -> AxesImage | None:
+    """Draw a map as a picture (grey, clipped) if its kernel keeps brightness, else signed.
+
+    **Shapes:** fmap (OH, OW); ``top`` is the picture's white (255 or 1).
+
+    Returns the AxesImage of a signed map, which wants a colour bar, or None for a picture.
+    """
     if _shows_as_picture(kernel):
         ax.imshow(np.clip(fmap, 0, top), cmap="gray", vmin=0, vmax=top, interpolation="nearest")
-        return "picture, clipped to 0-255" if top > 1 else "picture, clipped to 0-1"
-    lim = _symmetric_limit(fmap)
-    im = ax.imshow(fmap, cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
-    fig.colorbar(im, ax=ax, shrink=0.8)
-    return "signed: red > 0 > blue"
+        return None
+    return _signed_imshow(ax, fmap)
 
 
 def kernel_effect(
@@ -263,7 +268,7 @@ def kernel_effect(
     if img.ndim != 2:
         raise ValueError(f"kernel_effect needs a greyscale (H, W) image, got shape {img.shape}.")
     k = _check_2d(kernel, "kernel").astype(float)
-    fmap = _ops.correlate2d(img, k)
+    fmap = ops.correlate2d(img, k)
     top = 255.0 if img.dtype == np.uint8 else 1.0
     fig = Figure(figsize=(7.4, 2.7), layout="constrained")
     ax_img, ax_k, ax_map = fig.subplots(1, 3, width_ratios=[1, 0.75, 1.2])
@@ -276,10 +281,14 @@ def kernel_effect(
         fontsize=9 if max(k.shape) <= 3 else 6,
         title=f"{kernel_name}\nsum = {_weight_label(round(float(k.sum()), 9))}",
     )
-    how = _draw_feature_map(fig, ax_map, fmap, k, top)
+    signed = _draw_feature_map(ax_map, fmap, k, top)
+    if signed is None:
+        how = "picture, clipped to 0-255" if top > 1 else "picture, clipped to 0-1"
+    else:
+        fig.colorbar(signed, ax=ax_map, shrink=0.8)
+        how = "signed: red > 0 > blue"
     ax_map.set_title(f"feature map {fmap.shape}\n{how}", fontsize=9)
-    ax_map.set_xticks([])
-    ax_map.set_yticks([])
+    _hide_ticks(ax_map)
     return fig
 
 
@@ -320,17 +329,9 @@ def kernel_gallery(
         _imshow(row[0], img, title=img_name)
         for ax, (k_name, kernel) in zip(row[1:], kernels.items(), strict=False):
             k = _check_2d(kernel, f"kernel {k_name!r}").astype(float)
-            fmap = _ops.correlate2d(img, k)
-            if _shows_as_picture(k):
-                ax.imshow(
-                    np.clip(fmap, 0, top), cmap="gray", vmin=0, vmax=top, interpolation="nearest"
-                )
-            else:
-                lim = _symmetric_limit(fmap)
-                ax.imshow(fmap, cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
+            _draw_feature_map(ax, ops.correlate2d(img, k), k, top)
             ax.set_title(k_name, fontsize=9)
-            ax.set_xticks([])
-            ax.set_yticks([])
+            _hide_ticks(ax)
     return fig
 
 
@@ -351,10 +352,9 @@ def signed_maps_row(
     fig = Figure(figsize=(height * len(arrays) + 0.8, height + 0.55), layout="constrained")
     axes = fig.subplots(1, len(arrays), squeeze=False)[0]
     for ax, (name, arr) in zip(axes, arrays.items(), strict=True):
-        im = ax.imshow(arr, cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
+        im = _signed_imshow(ax, arr, limit=lim)
         ax.set_title(f"{name}\n{arr.shape}", fontsize=9)
-        ax.set_xticks([])
-        ax.set_yticks([])
+        _hide_ticks(ax)
     fig.colorbar(im, ax=list(axes), shrink=0.85)
     if suptitle:
         fig.suptitle(suptitle, fontsize=10)
@@ -378,11 +378,11 @@ def padding_grid(
     if max(img.shape) > 12:
         raise ValueError(f"padding_grid prints every pixel; use at most 12 x 12, got {img.shape}.")
     H, W = img.shape
-    oh = _ops.output_size(H, kernel_size, stride, padding)
-    ow = _ops.output_size(W, kernel_size, stride, padding)
-    padded = _ops.pad2d(img, padding=padding, mode=mode)
+    oh = ops.output_size(H, kernel_size, stride, padding)
+    ow = ops.output_size(W, kernel_size, stride, padding)
+    padded = ops.pad2d(img, padding=padding, mode=mode)
     box = np.full((kernel_size, kernel_size), 1.0 / kernel_size**2)
-    out = _ops.correlate2d(img, box, stride=stride, padding=padding, mode=mode)
+    out = ops.correlate2d(img, box, stride=stride, padding=padding, mode=mode)
     top = 255.0 if img.max() > 1 else 1.0
     hp, wp = padded.shape
 
@@ -455,7 +455,7 @@ def multichannel_filter(image: np.ndarray, kernels: np.ndarray, *, bias: float =
         raise ValueError(
             f"a filter for an RGB image is a stack of 3 kernels, shape (3, KH, KW); got {k.shape}."
         )
-    per_channel = [_ops.correlate2d(img[:, :, c], k[c]) for c in range(3)]
+    per_channel = [ops.correlate2d(img[:, :, c], k[c]) for c in range(3)]
     total = np.sum(per_channel, axis=0) + float(bias)
     fig = Figure(figsize=(8.6, 6.4), layout="constrained")
     axes = fig.subplots(3, 4, height_ratios=[1, 0.7, 1])
@@ -470,12 +470,9 @@ def multichannel_filter(image: np.ndarray, kernels: np.ndarray, *, bias: float =
             fontsize=8,
             title=f"kernel for {name}",
         )
-        im = axes[2, c].imshow(
-            per_channel[c], cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest"
-        )
+        im = _signed_imshow(axes[2, c], per_channel[c], limit=lim)
         axes[2, c].set_title(f"{name} map", fontsize=10)
-        axes[2, c].set_xticks([])
-        axes[2, c].set_yticks([])
+        _hide_ticks(axes[2, c])
     fig.colorbar(im, ax=list(axes[2, :3]), shrink=0.8, location="left")
     _imshow(axes[0, 3], img, title="colour input")
     axes[1, 3].axis("off")
@@ -488,10 +485,8 @@ def multichannel_filter(image: np.ndarray, kernels: np.ndarray, *, bias: float =
         fontsize=10,
         transform=axes[1, 3].transAxes,
     )
-    tlim = _symmetric_limit(total)
-    im2 = axes[2, 3].imshow(total, cmap="RdBu_r", vmin=-tlim, vmax=tlim, interpolation="nearest")
+    im2 = _signed_imshow(axes[2, 3], total)
     axes[2, 3].set_title(f"one feature map {total.shape}", fontsize=10)
-    axes[2, 3].set_xticks([])
-    axes[2, 3].set_yticks([])
+    _hide_ticks(axes[2, 3])
     fig.colorbar(im2, ax=axes[2, 3], shrink=0.8)
     return fig

@@ -1,10 +1,20 @@
-"""Figures for chapter 5 (dense heads and softmax): flatten order, connections, softmax bars."""
+"""Figures for chapter 5 (dense heads and softmax): flatten order, connections, softmax bars.
+
+``flatten_order`` shows where each value of a stack of maps lands in the flat vector,
+``dense_connections`` draws a dense layer as wires and as its weight matrix,
+``softmax_bars`` turns class scores into probabilities at a chosen temperature, and
+``network_sizes`` plots how many numbers each layer of a whole network hands on.
+"""
 
 from __future__ import annotations
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
+from matplotlib.patches import Patch, Rectangle
+
+from helpers import ops
+from helpers.figures.common import _SIGNED_CMAP, _hide_ticks, _signed_imshow
 
 __all__ = ["dense_connections", "flatten_order", "network_sizes", "softmax_bars"]
 
@@ -42,8 +52,7 @@ def flatten_order(x: np.ndarray) -> Figure:
                     va="center",
                     fontsize=8,
                 )
-        ax.set_xticks([])
-        ax.set_yticks([])
+        _hide_ticks(ax)
         ax.set_title(f"channel {c}  x[{c}] {(h, w)}", fontsize=9)
     ax = fig.add_subplot(grid[1, :])
     flat = arr.reshape(-1)
@@ -74,9 +83,7 @@ def dense_connections(w: np.ndarray, *, input_name: str = "x", output_name: str 
         )
     d, m = arr.shape
     limit = float(np.abs(arr).max()) or 1.0
-    import matplotlib as mpl
-
-    cmap = mpl.colormaps["RdBu_r"]
+    cmap = colormaps[_SIGNED_CMAP]
     fig = Figure(figsize=(9, 3.8), layout="constrained")
     ax_net, ax_mat = fig.subplots(1, 2, width_ratios=[1.2, 1])
     ys_in = np.linspace(1, 0, d)
@@ -99,7 +106,7 @@ def dense_connections(w: np.ndarray, *, input_name: str = "x", output_name: str 
     ax_net.set_xlim(-0.3, 1.3)
     ax_net.set_axis_off()
     ax_net.set_title(f"{d} inputs x {m} outputs = {d * m} connections (+ {m} biases)", fontsize=9)
-    im = ax_mat.imshow(arr, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+    im = _signed_imshow(ax_mat, arr, limit=limit)
     ax_mat.set_xlabel("output")
     ax_mat.set_ylabel("input")
     ax_mat.set_title(f"w {arr.shape}: one column per output", fontsize=9)
@@ -123,8 +130,6 @@ def softmax_bars(
     the scaled scores on a diverging scale, then the probabilities, the largest (the arg-max,
     the predicted class) outlined in black.
     """
-    from helpers import ops
-
     z = np.asarray(logits, dtype=float)
     if z.ndim != 1 or z.size < 2:
         raise ValueError(f"softmax_bars needs a 1-D vector of at least 2 scores, got {z.shape}.")
@@ -142,9 +147,7 @@ def softmax_bars(
     ax_z, ax_p = fig.subplots(1, 2)
     positions = np.arange(z.size)
     limit = max(float(np.abs(scaled).max()), 1e-9)
-    import matplotlib as mpl
-
-    cmap = mpl.colormaps["RdBu_r"]
+    cmap = colormaps[_SIGNED_CMAP]
     ax_z.bar(positions, scaled, color=[cmap(0.5 + 0.5 * v / limit) for v in scaled], ec="black")
     ax_z.axhline(0, color="black", lw=0.8)
     ax_z.set_xticks(positions, labels, fontsize=8)
@@ -210,8 +213,6 @@ def network_sizes(rows: list, input_shape: tuple[int, ...], *, split: int | None
     ax.set_xticks(positions, labels, rotation=25, ha="right", fontsize=8)
     ax.set_ylabel("numbers per image (log scale)")
     if split is not None:
-        from matplotlib.patches import Patch
-
         ax.legend(
             handles=[
                 Patch(fc="#9e9ac8", ec="black", label="feature extractor"),

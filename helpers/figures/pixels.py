@@ -1,6 +1,11 @@
 """Figures for chapters 0 and 1 (why CNNs, pixels as arrays): images, channels, pixel grids.
 
-Every figure function in :mod:`helpers.figures` is pure: it builds its own
+A picture is a grid of numbers; these figures show the numbers. ``image_row`` and
+``show_channels`` compare pictures and their colour channels, ``pixel_matrix`` and
+``pixel_inspector`` print pixel values in their cells, ``raw_vs_scaled`` sets uint8 0-255
+beside float 0-1, and ``magnitude_row`` / ``image_and_map`` show first feature maps.
+
+Like every figure function in :mod:`helpers.figures`, each is pure: it builds its own
 ``matplotlib.figure.Figure`` (no pyplot state) and returns it, so figures never pile up,
 never pop up on their own, and can be rendered many times over for a demo.
 Colours: images in grey (0 black, 255 white), magnitudes in viridis; highlights in black and
@@ -12,14 +17,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from helpers.figures.common import CHANNELS, _annotate_cells, _hide_ticks, _imshow
 from helpers.images import check_image, to_grayscale
 
 __all__ = [
-    "CHANNELS",
     "image_and_map",
     "image_row",
     "magnitude_row",
@@ -28,29 +32,6 @@ __all__ = [
     "raw_vs_scaled",
     "show_channels",
 ]
-
-
-CHANNELS = ("R", "G", "B")
-
-
-def _imshow(ax: Axes, img: np.ndarray, *, vmax: float | None = None, title: str = "") -> None:
-    """Draw one image without smoothing, greyscale arrays in grey from 0 to ``vmax``."""
-    if img.ndim == 2:
-        top = vmax if vmax is not None else (255 if img.dtype == np.uint8 else 1.0)
-        ax.imshow(img, cmap="gray", vmin=0, vmax=top, interpolation="nearest")
-    else:
-        ax.imshow(img, interpolation="nearest")
-    ax.set_title(title, fontsize=10)
-    ax.set_xticks([])
-    ax.set_yticks([])
-
-
-def _annotate_cells(ax: Axes, values: np.ndarray, *, top: float, fmt: str, fontsize: float) -> None:
-    """Write every value in its cell, dark text on light cells and light text on dark ones."""
-    rows, cols = np.indices(values.shape)
-    for r, c, v in zip(rows.ravel(), cols.ravel(), values.ravel(), strict=True):
-        colour = "black" if v > 0.5 * top else "white"
-        ax.text(c, r, format(v, fmt), ha="center", va="center", color=colour, fontsize=fontsize)
 
 
 def image_row(
@@ -144,8 +125,7 @@ def raw_vs_scaled(img: np.ndarray, scaled: np.ndarray) -> Figure:
     ):
         im = axes[0, col].imshow(arr, cmap="gray", vmin=0, vmax=top, interpolation="nearest")
         axes[0, col].set_title(label, fontsize=10)
-        axes[0, col].set_xticks([])
-        axes[0, col].set_yticks([])
+        _hide_ticks(axes[0, col])
         fig.colorbar(im, ax=axes[0, col], shrink=0.9)
         # Log counts: the background's huge spike at 0 would flatten every other bar.
         axes[1, col].hist(arr.ravel(), bins=32, range=(0, top), color="#440154", log=True)
@@ -233,8 +213,7 @@ def magnitude_row(
     for ax, (name, arr) in zip(axes, arrays.items(), strict=True):
         im = ax.imshow(arr, cmap="viridis", vmin=lo, vmax=hi, interpolation="nearest")
         ax.set_title(f"{name}\n{arr.shape}", fontsize=10)
-        ax.set_xticks([])
-        ax.set_yticks([])
+        _hide_ticks(ax)
     fig.colorbar(im, ax=list(axes), shrink=0.85)
     if suptitle:
         fig.suptitle(suptitle)
@@ -263,7 +242,6 @@ def image_and_map(
     _imshow(ax_img, arr, title=f"{image_title}\n{arr.shape}")
     im = ax_map.imshow(values, cmap="viridis", interpolation="nearest")
     ax_map.set_title(f"{map_title}\n{values.shape}", fontsize=10)
-    ax_map.set_xticks([])
-    ax_map.set_yticks([])
+    _hide_ticks(ax_map)
     fig.colorbar(im, ax=ax_map, shrink=0.85)
     return fig

@@ -1,4 +1,11 @@
-"""Figures for chapter 4 (pooling): pooled maps, window winners, receptive fields."""
+"""Figures for chapter 4 (pooling): pooled maps, window winners, receptive fields.
+
+``pool_map`` pools one 2-D map with the layers of :mod:`helpers.ops`; ``pooling_kinds``
+prints max, average and sum pooling side by side, ``pooling_explorer`` shows which pixel
+wins each window and what a small shift of the input changes, and ``window_coverage`` /
+``coverage_panels`` count how often each pixel is read. ``receptive_fields`` outlines how
+much of the picture one unit of each layer sees.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +16,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from helpers.figures.pixels import _annotate_cells, _imshow
+from helpers import ops
+from helpers.figures.common import _annotate_cells, _hide_ticks, _imshow
 from helpers.images import check_image
 
 __all__ = [
@@ -40,15 +48,15 @@ def _check_pool_args(fmap: np.ndarray, kind: str, size: int, stride: int) -> Non
         raise ValueError(f"a {size}x{size} window does not fit in a {fmap.shape} map.")
 
 
-def pool_map(fmap: np.ndarray, *, kind: str = "max", size: int = 2, stride: int | None = None):
+def pool_map(
+    fmap: np.ndarray, *, kind: str = "max", size: int = 2, stride: int | None = None
+) -> np.ndarray:
     """Pool one 2-D map with the course's NumPy ops (max, avg or sum).
 
     **Shapes:** fmap (H, W) -> (OH, OW) with ``OH = (H - size) // stride + 1``.
 
     Returns the pooled map as a float array; ``stride`` defaults to ``size``.
     """
-    from helpers import ops
-
     arr = np.asarray(fmap, dtype=float)
     stride = size if stride is None else stride
     _check_pool_args(arr, kind, size, stride)
@@ -95,11 +103,13 @@ def window_coverage(shape: tuple[int, int], *, size: int, stride: int) -> np.nda
 def _grid_panel(
     ax: Axes, values: np.ndarray, *, cmap: str, vmax: float, fmt: str, fontsize: float
 ) -> None:
-    """Draw a small map as coloured cells with every value written in its cell."""
+    """Draw a small map as coloured cells with every value written in its cell.
+
+    **Shapes:** values (H, W), non-negative, on the scale from 0 to ``vmax``.
+    """
     ax.imshow(values, cmap=cmap, vmin=0, vmax=vmax, interpolation="nearest")
     _annotate_cells(ax, values, top=vmax, fmt=fmt, fontsize=fontsize)
-    ax.set_xticks([])
-    ax.set_yticks([])
+    _hide_ticks(ax)
 
 
 def pooling_kinds(x: np.ndarray, *, size: int = 2, stride: int | None = None) -> Figure:
@@ -134,6 +144,41 @@ def pooling_kinds(x: np.ndarray, *, size: int = 2, stride: int | None = None) ->
         _grid_panel(ax, out, cmap="viridis", vmax=out.max() or 1, fmt=fmt, fontsize=11)
         ax.set_title(f"{_POOL_NAMES[kind]} pooling\n{out.shape}", fontsize=10)
     return fig
+
+
+def _draw_pooled_input(
+    ax: Axes, picture: np.ndarray, pooled: np.ndarray, *, kind: str, size: int, stride: int
+) -> str:
+    """Draw a small picture with its pooling windows outlined and its lit pixels' values.
+
+    **Shapes:** picture (H, W) uint8; pooled (OH, OW), its map after ``kind`` pooling.
+
+    Pixels that no window reads are hatched; for max pooling, each window's winning pixel
+    is circled. Returns the note that explains the marks, for the panel's title.
+    """
+    ax.imshow(picture, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+    # Only the lit pixels get a number: the zeros are plain black, and skipping them halves
+    # the drawing time of the demo's many frames.
+    for r, c in zip(*np.nonzero(picture), strict=True):
+        colour = "black" if picture[r, c] > 127 else "white"
+        ax.text(c, r, str(picture[r, c]), ha="center", va="center", color=colour, fontsize=6.5)
+    counts = window_coverage(picture.shape, size=size, stride=stride)
+    for r, c in zip(*np.nonzero(counts == 0), strict=True):
+        ax.add_patch(
+            Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, hatch="///", ec="#d95f02", lw=0)
+        )
+    for wtop in range(0, picture.shape[0] - size + 1, stride):
+        for wleft in range(0, picture.shape[1] - size + 1, stride):
+            ax.add_patch(
+                Rectangle((wleft - 0.5, wtop - 0.5), size, size, fill=False, ec="#1b9e77", lw=1.3)
+            )
+    if kind != "max":
+        return "every pixel of a window counts"
+    rows, cols = window_winners(picture, size=size, stride=stride)
+    # In an all-black window every pixel ties for the win; circling one would mislead.
+    lit = pooled > 0
+    ax.scatter(cols[lit], rows[lit], s=150, facecolors="none", edgecolors="#d95f02")
+    return "circled: the pixel that wins its window"
 
 
 def pooling_explorer(
@@ -177,32 +222,8 @@ def pooling_explorer(
 
     fig = Figure(figsize=(10.5, 3.9), layout="constrained")
     ax_in, ax_after, ax_before = fig.subplots(1, 3, width_ratios=[1.25, 1, 1])
-    ax_in.imshow(after, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-    # Only the lit pixels get a number: the zeros are plain black, and skipping them halves
-    # the drawing time of the demo's many frames.
-    for r, c in zip(*np.nonzero(after), strict=True):
-        colour = "black" if after[r, c] > 127 else "white"
-        ax_in.text(c, r, str(after[r, c]), ha="center", va="center", color=colour, fontsize=6.5)
-    counts = window_coverage(after.shape, size=size, stride=stride)
-    for r, c in zip(*np.nonzero(counts == 0), strict=True):
-        ax_in.add_patch(
-            Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, hatch="///", ec="#d95f02", lw=0)
-        )
-    for wtop in range(0, crop - size + 1, stride):
-        for wleft in range(0, crop - size + 1, stride):
-            ax_in.add_patch(
-                Rectangle((wleft - 0.5, wtop - 0.5), size, size, fill=False, ec="#1b9e77", lw=1.3)
-            )
-    if kind == "max":
-        rows, cols = window_winners(after, size=size, stride=stride)
-        # In an all-black window every pixel ties for the win; circling one would mislead.
-        lit = pooled_after > 0
-        ax_in.scatter(cols[lit], rows[lit], s=150, facecolors="none", edgecolors="#d95f02")
-        note = "circled: the pixel that wins its window"
-    else:
-        note = "every pixel of a window counts"
-    ax_in.set_xticks([])
-    ax_in.set_yticks([])
+    note = _draw_pooled_input(ax_in, after, pooled_after, kind=kind, size=size, stride=stride)
+    _hide_ticks(ax_in)
     ax_in.set_title(f"input, moved {shift} px right\n{note}", fontsize=9)
 
     ink = (pooled_before > 0) | (pooled_after > 0)
@@ -218,11 +239,8 @@ def pooling_explorer(
             f"{int(same.sum())} of {int(ink.sum())} non-black cells unchanged",
         ),
     ):
-        ax.imshow(values, cmap="gray", vmin=0, vmax=top_value, interpolation="nearest")
         small = 6.5 if values.shape[0] > 6 else 8.5
-        _annotate_cells(ax, values, top=top_value, fmt=fmt, fontsize=small)
-        ax.set_xticks([])
-        ax.set_yticks([])
+        _grid_panel(ax, values, cmap="gray", vmax=top_value, fmt=fmt, fontsize=small)
         ax.set_title(title, fontsize=9)
     for r, c in zip(*np.nonzero(ink & ~same), strict=True):
         for ax in (ax_after, ax_before):

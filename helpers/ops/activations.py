@@ -1,4 +1,10 @@
-"""Element-wise activations (ReLU, leaky ReLU, sigmoid, tanh) as forward/backward pairs."""
+"""Element-wise activations (ReLU, leaky ReLU, sigmoid, tanh) as forward/backward pairs.
+
+An activation follows every convolution and every hidden dense layer; without one, a stack
+of layers collapses into a single linear map. Each works on arrays of any shape, and its
+backward pass multiplies the upstream gradient by the activation's slope at each entry,
+read from the input (ReLU) or the output (sigmoid, tanh) that the cache keeps.
+"""
 
 from __future__ import annotations
 
@@ -22,11 +28,6 @@ __all__ = [
 ]
 
 
-# ---------------------------------------------------------------------------------------------
-# Activations (element-wise; any shape)
-# ---------------------------------------------------------------------------------------------
-
-
 class ActivationCache(NamedTuple):
     """The forward input (or output) that an activation's derivative is computed from."""
 
@@ -36,12 +37,14 @@ class ActivationCache(NamedTuple):
 
 
 def _activation_input(x: Any) -> np.ndarray:
+    """Return ``x`` as a finite float array, or raise TypeError / ValueError."""
     x = _as_float_array(x, "x")
     _check_finite(x, "x")
     return x
 
 
 def _activation_dout(dout: Any, cache: ActivationCache, kind: str) -> np.ndarray:
+    """Check that ``cache`` comes from ``{kind}_forward`` and return ``dout`` checked against it."""
     _check_cache(cache, ActivationCache, f"{kind}_backward", f"{kind}_forward")
     if cache.kind != kind:
         raise TypeError(f"{kind}_backward got the cache of {cache.kind}_forward.")

@@ -1,7 +1,10 @@
-"""Input checks shared by every op: each explains in one sentence what is wrong.
+"""Check the inputs of the ops, so that each mistake is explained in one sentence.
 
-Students rarely need to read this module; it is why ``conv2d_forward`` can say
-"x must be (N, C, H, W)" instead of failing deep inside NumPy.
+Every op of :mod:`helpers.ops` starts by passing its arguments through these helpers: they
+turn lists and integer pictures into float arrays, read ``stride`` and ``padding`` options,
+and raise ``TypeError`` or ``ValueError`` with a message a student can act on. Students
+rarely need to read this module; it is why ``conv2d_forward`` can say "x must be
+(N, C, H, W)" instead of failing deep inside NumPy.
 """
 
 from __future__ import annotations
@@ -12,12 +15,8 @@ import numpy as np
 
 __all__ = ["PADDING_MODES"]
 
-
-# ---------------------------------------------------------------------------------------------
-# Input checks shared by every op
-# ---------------------------------------------------------------------------------------------
-
 PADDING_MODES = ("zeros", "replicate")
+"""The ways an op can fill the border it adds around an image."""
 
 
 def _numeric_array(value: Any, name: str) -> np.ndarray:
@@ -53,6 +52,7 @@ def _as_float_array(value: Any, name: str) -> np.ndarray:
 
 
 def _check_rank(arr: np.ndarray, ndim: int, name: str, layout: str, hint: str = "") -> None:
+    """Raise ValueError unless ``arr`` has ``ndim`` axes and at least one entry."""
     if arr.ndim != ndim:
         raise ValueError(
             f"{name} must be a {ndim}-D array {layout}, but it has {arr.ndim} "
@@ -63,6 +63,7 @@ def _check_rank(arr: np.ndarray, ndim: int, name: str, layout: str, hint: str = 
 
 
 def _check_finite(arr: np.ndarray, name: str) -> None:
+    """Raise ValueError, counting the culprits, if ``arr`` holds NaN or infinite values."""
     # The sum is a cheap first test (NaN and inf propagate into it); only when it fails do
     # we look element by element, so that a large but finite input is never rejected.
     with np.errstate(over="ignore", invalid="ignore"):
@@ -78,6 +79,7 @@ def _check_finite(arr: np.ndarray, name: str) -> None:
 
 
 def _as_int(value: Any, name: str) -> int:
+    """Return ``value`` as a Python int; anything else, a bool included, raises TypeError."""
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
         raise TypeError(f"{name} must be a whole number (int), got {value!r}.")
     return int(value)
@@ -117,6 +119,7 @@ def _resolve_padding(padding: Any, kh: int, kw: int) -> tuple[int, int, int, int
 
 
 def _check_padding_mode(mode: Any) -> str:
+    """Return ``mode`` if it is one of ``PADDING_MODES``, or raise ValueError."""
     if mode not in PADDING_MODES:
         raise ValueError(
             f"padding mode must be one of {', '.join(map(repr, PADDING_MODES))}; got {mode!r}."
@@ -125,6 +128,7 @@ def _check_padding_mode(mode: Any) -> str:
 
 
 def _check_dout(dout: Any, shape: tuple[int, ...], op: str) -> np.ndarray:
+    """Return the upstream gradient as a finite float array shaped like the forward output."""
     dout = _as_float_array(dout, "dout")
     if dout.shape != tuple(shape):
         raise ValueError(
@@ -136,6 +140,7 @@ def _check_dout(dout: Any, shape: tuple[int, ...], op: str) -> np.ndarray:
 
 
 def _check_cache(cache: Any, kind: type, op: str, forward: str) -> None:
+    """Raise TypeError unless ``cache`` is what the matching forward pass returned."""
     if not isinstance(cache, kind):
         raise TypeError(
             f"{op} needs the cache returned by {forward}, got {type(cache).__name__}. "

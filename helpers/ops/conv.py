@@ -1,7 +1,12 @@
-"""Convolution (cross-correlation, as in every deep-learning library) as a forward/backward pair.
+"""Slide kernels over images: the convolution layer and its one-picture cousins.
 
-The public functions read like the lesson; the matrix-product tricks that make them fast
-live in :mod:`helpers.ops.fastconv`.
+``conv2d_forward`` / ``conv2d_backward`` are the layer of a CNN, on NCHW batches with F
+filters; ``correlate2d`` and ``convolve2d`` filter one picture with one 2-D kernel, as the
+book's demos do. Like every deep-learning library, the layer computes a cross-correlation;
+``flip_kernel=True`` (or ``convolve2d``) gives the convolution of signal processing.
+
+The public functions read like the lesson: check the inputs, pad, slide. The matrix-product
+tricks that make the layer fast live in :mod:`helpers.ops.fastconv`.
 """
 
 from __future__ import annotations
@@ -39,12 +44,6 @@ __all__ = [
     "correlate2d",
 ]
 
-
-# ---------------------------------------------------------------------------------------------
-# Convolution
-# ---------------------------------------------------------------------------------------------
-
-
 # Two ways to turn the sliding window into matrix products, chosen by K = C*KH*KW, the length
 # of one patch (one receptive field, all channels).
 # - Small K (a first layer on greyscale input, K = 9): "im2col" per image. Every receptive
@@ -76,34 +75,35 @@ class Conv2dCache(NamedTuple):
     out_shape: tuple[int, int, int, int]
 
 
-def conv2d_forward(
-    x: Any,
-    w: Any,
-    b: Any = None,
-    *,
-    stride: Any = 1,
-    padding: Any = 0,
-    padding_mode: str = "zeros",
-    flip_kernel: bool = False,
-) -> tuple[np.ndarray, Conv2dCache]:
-    """Slide F filters over a batch of images: the convolution layer of a CNN.
+class _ConvInputs(NamedTuple):
+    """The arguments of ``conv2d_forward`` once checked, arrays in the dtype it computes in."""
 
-    **Shapes:** ``x`` (N, C, H, W), ``w`` (F, C, KH, KW), ``b`` (F,) or None
-    -> ``out`` (N, F, OH, OW) with ``OH = output_size(H, KH, stride, padding)``.
+    x: np.ndarray  # (N, C, H, W)
+    w: np.ndarray  # (F, C, KH, KW), as given (not yet flipped)
+    b: np.ndarray | None  # (F,)
+    stride: tuple[int, int]
+    pad: tuple[int, int, int, int]  # top, bottom, left, right
+    padding_mode: str
+    flip_kernel: bool
 
-    Each output value is the dot product of one filter with the C x KH x KW patch under it,
-    plus that filter's bias. By default this is cross-correlation, what deep-learning
-    libraries call convolution; ``flip_kernel=True`` flips each kernel upside down and left
-    to right first, which is the true convolution of signal processing.
-    ``stride`` and ``padding`` are an int or a pair (height, width); ``padding`` may also be
-    ``"valid"`` or ``"same"``; ``padding_mode`` is ``"zeros"`` or ``"replicate"``.
-    Returns ``(out, cache)``.
+
+def _check_conv_inputs(
+    x: Any, w: Any, b: Any, stride: Any, padding: Any, padding_mode: Any, flip_kernel: Any
+) -> _ConvInputs:
+    """Check every argument of ``conv2d_forward`` and explain the first problem found.
+
+    **Shapes:** ``x`` (N, C, H, W), ``w`` (F, C, KH, KW), ``b`` (F,) or None; the kernel
+    must fit inside the padded image.
+
+    Returns the arguments as ``_ConvInputs``: the arrays converted to the dtype of the
+    result (float64 as soon as one of them is), ``stride`` as a pair and ``padding`` as
+    (top, bottom, left, right). Raises TypeError or ValueError otherwise.
     """
     x = _as_float_array(x, "x")
     w = _as_float_array(w, "w")
     _check_rank(x, 4, "x", "(N, C, H, W)", " A single image needs a batch axis: x[None].")
     _check_rank(w, 4, "w", "(F, C, KH, KW)", " One 2-D kernel k becomes k[None, None].")
-    n, c, h, wd = x.shape
+    _, c, h, wd = x.shape
     f, cw, kh, kw = w.shape
     if c != cw:
         raise ValueError(
@@ -130,21 +130,59 @@ def conv2d_forward(
         )
     for arr, name in zip(arrays, ("x", "w", "b"), strict=False):
         _check_finite(arr, name)
+    return _ConvInputs(
+        x=x.astype(dtype, copy=False),
+        w=w.astype(dtype, copy=False),
+        b=None if b is None else b.astype(dtype, copy=False),
+        stride=(sh, sw),
+        pad=(top, bottom, left, right),
+        padding_mode=padding_mode,
+        flip_kernel=bool(flip_kernel),
+    )
 
+
+def conv2d_forward(
+    x: Any,
+    w: Any,
+    b: Any = None,
+    *,
+    stride: Any = 1,
+    padding: Any = 0,
+    padding_mode: str = "zeros",
+    flip_kernel: bool = False,
+) -> tuple[np.ndarray, Conv2dCache]:
+    """Slide F filters over a batch of images: the convolution layer of a CNN.
+
+    **Shapes:** ``x`` (N, C, H, W), ``w`` (F, C, KH, KW), ``b`` (F,) or None
+    -> ``out`` (N, F, OH, OW) with ``OH = output_size(H, KH, stride, padding)``.
+
+    Each output value is the dot product of one filter with the C x KH x KW patch under it,
+    plus that filter's bias. By default this is cross-correlation, what deep-learning
+    libraries call convolution; ``flip_kernel=True`` flips each kernel upside down and left
+    to right first, which is the true convolution of signal processing.
+    ``stride`` and ``padding`` are an int or a pair (height, width); ``padding`` may also be
+    ``"valid"`` or ``"same"``; ``padding_mode`` is ``"zeros"`` or ``"replicate"``.
+    Returns ``(out, cache)``.
+    """
+    x, w, b, (sh, sw), pad, padding_mode, flip_kernel = _check_conv_inputs(
+        x, w, b, stride, padding, padding_mode, flip_kernel
+    )
+    n, c, h, wd = x.shape
+    f, _, kh, kw = w.shape
+    # Padding makes a new array; without it the input is only read, never copied.
+    xp = _pad_last_two(x, *pad, padding_mode) if any(pad) else x
+    hp, wp = xp.shape[2:]
     oh, ow = (hp - kh) // sh + 1, (wp - kw) // sw + 1
-    xp = x.astype(dtype, copy=False)
-    if top or bottom or left or right:  # only read from here on, so no copy without padding
-        xp = _pad_last_two(xp, top, bottom, left, right, padding_mode)
-    w_used = np.ascontiguousarray(w[:, :, ::-1, ::-1] if flip_kernel else w, dtype=dtype)
+    w_used = np.ascontiguousarray(w[:, :, ::-1, ::-1] if flip_kernel else w)
+    # The same sums of products, computed one of two ways (see PER_IMAGE_MAX_K above).
     if c * kh * kw <= PER_IMAGE_MAX_K:
         layout, patches = "im2col", _im2col(xp, kh, kw, sh, sw, oh, ow)
         out = np.matmul(w_used.reshape(f, -1), patches).reshape(n, f, oh, ow)
         if b is not None:
-            out += b.astype(dtype, copy=False)[:, None, None]
+            out += b[:, None, None]
     else:
         layout, patches = "strips", _row_strips(xp, kw, sw, ow, ones_row=b is not None)
-        b_used = None if b is None else b.astype(dtype, copy=False)
-        out = _conv_by_strips(patches, w_used, b_used, n, hp, sh, oh)
+        out = _conv_by_strips(patches, w_used, b, n, hp, sh, oh)
     cache = Conv2dCache(
         x_shape=(n, c, h, wd),
         layout=layout,
@@ -152,9 +190,9 @@ def conv2d_forward(
         w_used=w_used,
         has_bias=b is not None,
         stride=(sh, sw),
-        pad=(top, bottom, left, right),
+        pad=pad,
         padding_mode=padding_mode,
-        flip_kernel=bool(flip_kernel),
+        flip_kernel=flip_kernel,
         out_shape=(n, f, oh, ow),
     )
     return out, cache
@@ -196,17 +234,16 @@ def conv2d_backward(dout: Any, cache: Conv2dCache) -> tuple[np.ndarray, np.ndarr
     return dx, dw, db
 
 
-def correlate2d(
-    image: Any, kernel: Any, *, stride: Any = 1, padding: Any = 0, mode: str = "zeros"
-) -> np.ndarray:
-    """Slide one 2-D kernel over one picture (cross-correlation), channel by channel.
+def _check_correlate_inputs(
+    image: Any, kernel: Any, stride: Any, padding: Any, mode: Any
+) -> tuple[np.ndarray, np.ndarray, tuple[int, int], tuple[int, int, int, int], str]:
+    """Check the arguments of ``correlate2d`` and explain the first problem found.
 
-    **Shapes:** ``image`` (H, W) or (H, W, C) channels-last, ``kernel`` (KH, KW)
-    -> (OH, OW) or (OH, OW, C) float64 (float32 stays float32).
+    **Shapes:** ``image`` (H, W) or (H, W, C), ``kernel`` (KH, KW) that fits inside the
+    padded image.
 
-    The convenience for demos and widgets: a colour picture is filtered one channel at a time
-    with the same kernel. ``padding`` is an int, a pair, ``"valid"`` or ``"same"``;
-    ``mode`` is ``"zeros"`` or ``"replicate"``. No bias is added. Returns the feature map.
+    Returns ``(image, kernel, stride, pad, mode)``: both arrays in the dtype of the result,
+    ``stride`` as a pair and ``pad`` as (top, bottom, left, right).
     """
     img = _as_float_array(image, "image")
     k = _as_float_array(kernel, "kernel")
@@ -232,14 +269,33 @@ def correlate2d(
     _check_finite(img, "image")
     _check_finite(k, "kernel")
     dtype = np.result_type(img, k)
+    pad = (top, bottom, left, right)
+    return img.astype(dtype, copy=False), k.astype(dtype, copy=False), (sh, sw), pad, mode
+
+
+def correlate2d(
+    image: Any, kernel: Any, *, stride: Any = 1, padding: Any = 0, mode: str = "zeros"
+) -> np.ndarray:
+    """Slide one 2-D kernel over one picture (cross-correlation), channel by channel.
+
+    **Shapes:** ``image`` (H, W) or (H, W, C) channels-last, ``kernel`` (KH, KW)
+    -> (OH, OW) or (OH, OW, C) float64 (float32 stays float32).
+
+    The convenience for demos and widgets: a colour picture is filtered one channel at a time
+    with the same kernel. ``padding`` is an int, a pair, ``"valid"`` or ``"same"``;
+    ``mode`` is ``"zeros"`` or ``"replicate"``. No bias is added. Returns the feature map.
+    """
+    img, k, (sh, sw), pad, mode = _check_correlate_inputs(image, kernel, stride, padding, mode)
+    kh, kw = k.shape
     chw = img[None] if img.ndim == 2 else np.moveaxis(img, -1, 0)
-    xp = _pad_last_two(chw.astype(dtype, copy=False), top, bottom, left, right, mode)
+    xp = _pad_last_two(chw, *pad, mode)
+    hp, wp = xp.shape[1:]
     oh, ow = (hp - kh) // sh + 1, (wp - kw) // sw + 1
-    out = np.zeros((chw.shape[0], oh, ow), dtype=dtype)
+    out = np.zeros((chw.shape[0], oh, ow), dtype=xp.dtype)
     # KH*KW shifted views, each scaled by one kernel weight: no copies of patches needed.
     for i, j, rows, columns in _offsets(kh, kw, sh, sw, oh, ow):
         if k[i, j] != 0:
-            out += k[i, j].astype(dtype) * xp[:, rows, columns]
+            out += k[i, j] * xp[:, rows, columns]
     return out[0] if img.ndim == 2 else np.ascontiguousarray(np.moveaxis(out, 0, -1))
 
 

@@ -1,4 +1,10 @@
-"""Flatten and dense (fully connected) layers as forward/backward pairs."""
+"""Flatten and dense (fully connected) layers as forward/backward pairs: the head of a CNN.
+
+``flatten_forward`` unrolls each image's stack of feature maps into one vector, and
+``dense_forward`` connects every entry of that vector to every output with one matrix
+product. Together they turn the (N, C, H, W) maps of the last pooling layer into the
+(N, K) class scores that softmax and the loss in :mod:`helpers.ops.losses` expect.
+"""
 
 from __future__ import annotations
 
@@ -16,11 +22,6 @@ from helpers.ops.checks import (
 )
 
 __all__ = ["DenseCache", "dense_backward", "dense_forward", "flatten_backward", "flatten_forward"]
-
-
-# ---------------------------------------------------------------------------------------------
-# Flatten and dense (fully connected) layers
-# ---------------------------------------------------------------------------------------------
 
 
 def flatten_forward(x: Any) -> tuple[np.ndarray, tuple[int, ...]]:
@@ -58,12 +59,12 @@ class DenseCache(NamedTuple):
     out_shape: tuple[int, int]
 
 
-def dense_forward(x: Any, w: Any, b: Any) -> tuple[np.ndarray, DenseCache]:
-    """Connect every input to every output: ``out = x @ w + b`` (an affine map).
+def _check_dense_inputs(x: Any, w: Any, b: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Check the arguments of ``dense_forward`` and explain the first problem found.
 
-    **Shapes:** ``x`` (N, D), ``w`` (D, M), ``b`` (M,) -> ``out`` (N, M).
-    The weight matrix is stored inputs-by-outputs, so it has D*M + M parameters with the bias
-    (576*64 + 64 = 36,928). Returns ``(out, cache)``.
+    **Shapes:** ``x`` (N, D), ``w`` (D, M), ``b`` (M,).
+
+    Returns ``(x, w, b)`` as finite float arrays, each in its own precision.
     """
     x = _as_float_array(x, "x")
     w = _as_float_array(w, "w")
@@ -79,7 +80,18 @@ def dense_forward(x: Any, w: Any, b: Any) -> tuple[np.ndarray, DenseCache]:
         raise ValueError(f"b must hold one bias per output, shape ({w.shape[1]},), got {b.shape}.")
     for arr, name in ((x, "x"), (w, "w"), (b, "b")):
         _check_finite(arr, name)
-    dtype = np.result_type(x, w, b)
+    return x, w, b
+
+
+def dense_forward(x: Any, w: Any, b: Any) -> tuple[np.ndarray, DenseCache]:
+    """Connect every input to every output: ``out = x @ w + b`` (an affine map).
+
+    **Shapes:** ``x`` (N, D), ``w`` (D, M), ``b`` (M,) -> ``out`` (N, M).
+    The weight matrix is stored inputs-by-outputs, so it has D*M + M parameters with the bias
+    (576*64 + 64 = 36,928). Returns ``(out, cache)``.
+    """
+    x, w, b = _check_dense_inputs(x, w, b)
+    dtype = np.result_type(x, w, b)  # mixed precisions: compute in the wider one
     out = x.astype(dtype, copy=False) @ w.astype(dtype, copy=False) + b.astype(dtype, copy=False)
     return out, DenseCache(x, w, out.shape)
 

@@ -1,17 +1,23 @@
 """Fast paths for convolution: im2col and row strips turn the sliding window into products.
 
 Nothing here is needed to understand what a convolution computes (see :mod:`helpers.ops.conv`);
-it is why the NumPy network trains in seconds rather than hours.
+it is why the NumPy network trains in seconds rather than hours. ``_offsets`` also serves
+``correlate2d`` and the pooling layers: they loop over the offsets inside a window, never
+over the windows. Everything here is private to :mod:`helpers.ops`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
-__all__ = []
+__all__: list[str] = []
 
 
-def _offsets(kh: int, kw: int, sh: int, sw: int, oh: int, ow: int):
+def _offsets(
+    kh: int, kw: int, sh: int, sw: int, oh: int, ow: int
+) -> Iterator[tuple[int, int, slice, slice]]:
     """Yield (i, j, rows, cols) for every position (i, j) inside a KH x KW window.
 
     ``x[..., rows, cols]`` is then the strided view of the pixel at offset (i, j) of every
@@ -36,7 +42,16 @@ def _im2col(xp: np.ndarray, kh: int, kw: int, sh: int, sw: int, oh: int, ow: int
     return cols.reshape(n, c * kh * kw, oh * ow)
 
 
-def _col2im(dcols: np.ndarray, padded_shape, kh: int, kw: int, sh: int, sw: int, oh: int, ow: int):
+def _col2im(
+    dcols: np.ndarray,
+    padded_shape: tuple[int, int, int, int],
+    kh: int,
+    kw: int,
+    sh: int,
+    sw: int,
+    oh: int,
+    ow: int,
+) -> np.ndarray:
     """Add every column's gradient back onto the pixels it came from (inverse of im2col).
 
     Returns the (N, C, Hp, Wp) gradient of the padded input.
@@ -79,8 +94,10 @@ def _kernel_rows(w: np.ndarray) -> np.ndarray:
 
 
 def _strip_span(strips: np.ndarray, kh: int, ow: int) -> int:
-    # The strip positions whose window, moved down by up to KH - 1 rows, still lies inside the
-    # matrix. Every real window starts in one of them: its top row is at most Hp - KH.
+    """Count the strip positions whose window, moved down by up to KH - 1 rows, still fits.
+
+    Every real window starts in one of them: its top row is at most Hp - KH.
+    """
     return strips.shape[1] - (kh - 1) * ow
 
 
@@ -110,7 +127,12 @@ def _conv_by_strips(
 
 
 def _conv_by_strips_backward(
-    dout: np.ndarray, strips: np.ndarray, w: np.ndarray, padded_shape, sh: int, sw: int
+    dout: np.ndarray,
+    strips: np.ndarray,
+    w: np.ndarray,
+    padded_shape: tuple[int, int, int, int],
+    sh: int,
+    sw: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Backpropagate ``_conv_by_strips``; returns (dxp, dw) for the padded input and filters."""
     n, c, hp, wp = padded_shape

@@ -15,8 +15,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+__all__ = ["Comparison", "compare", "numerical_gradient", "rel_error"]
+
 
 def _as_numpy(value: Any, name: str) -> np.ndarray:
+    """Return ``value`` (a NumPy array, a list or a PyTorch tensor) as a real NumPy array."""
     # Accept PyTorch tensors without importing torch: they all offer detach().cpu().numpy().
     if hasattr(value, "detach") and hasattr(value, "cpu"):
         value = value.detach().cpu().numpy()

@@ -1,4 +1,11 @@
-"""Softmax, cross-entropy and squared error, computed from logits in a numerically stable way."""
+"""Softmax, cross-entropy and squared error: turn class scores into probabilities and a loss.
+
+The losses end the forward pass with a single number and start the backward pass with its
+gradient. ``cross_entropy_forward`` takes the raw scores (logits) and applies the softmax
+itself, in log space, so that large scores neither overflow nor lose precision; its
+gradient is simply ``probabilities - targets``. Targets are integer class labels (N,) or
+rows (N, K) such as one-hot vectors.
+"""
 
 from __future__ import annotations
 
@@ -30,14 +37,12 @@ __all__ = [
 ]
 
 
-# ---------------------------------------------------------------------------------------------
-# Softmax and losses
-# ---------------------------------------------------------------------------------------------
-
 REDUCTIONS = ("mean", "sum")
+"""How a loss combines the examples of a batch: their mean or their total."""
 
 
 def _scores(scores: Any, name: str = "scores") -> np.ndarray:
+    """Return ``scores`` as a finite float array of shape (N, K), or explain what is wrong."""
     s = _as_float_array(scores, name)
     _check_rank(s, 2, name, "(N, K): one row of K class scores per example", " Use s[None].")
     _check_finite(s, name)
@@ -45,6 +50,10 @@ def _scores(scores: Any, name: str = "scores") -> np.ndarray:
 
 
 def _log_softmax(s: np.ndarray) -> np.ndarray:
+    """Return the logarithm of the softmax of every row, without overflow.
+
+    **Shapes:** ``s`` (N, K) -> (N, K).
+    """
     # Subtracting the row maximum changes nothing mathematically and keeps exp() <= 1.
     shifted = s - s.max(axis=1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
@@ -121,12 +130,14 @@ def _targets(targets: Any, n: int, k: int, *, dtype, distribution: bool) -> np.n
 
 
 def _check_reduction(reduction: Any) -> str:
+    """Return ``reduction`` if it is one of ``REDUCTIONS``, or raise ValueError."""
     if reduction not in REDUCTIONS:
         raise ValueError(f'reduction must be "mean" or "sum", got {reduction!r}.')
     return reduction
 
 
 def _check_scalar_dout(dout: Any, op: str) -> float:
+    """Return the gradient of a loss (one finite number) as a float, or raise."""
     if isinstance(dout, bool) or not isinstance(dout, int | float | np.number):
         arr = np.asarray(dout) if isinstance(dout, np.ndarray) else None
         if arr is None or arr.shape != () or arr.dtype.kind not in "iuf":

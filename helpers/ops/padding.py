@@ -1,4 +1,10 @@
-"""Padding an NCHW batch (zeros, reflect, replicate, circular) and undoing it when going back."""
+"""Pad images with a border of zeros or of copied edge pixels, and send gradients back through it.
+
+``pad2d`` is the public function (one picture or a batch). The two private helpers are what
+the convolution uses: ``_pad_last_two`` pads the height and width of any array, and
+``_unpad_grad`` undoes it for a gradient, adding what reached the copied border pixels back
+onto the edge pixels they were copied from.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +17,13 @@ from helpers.ops.checks import _as_int, _check_padding_mode, _numeric_array, _pa
 __all__ = ["pad2d"]
 
 
-# ---------------------------------------------------------------------------------------------
-# Padding
-# ---------------------------------------------------------------------------------------------
+def _pad_last_two(
+    x: np.ndarray, top: int, bottom: int, left: int, right: int, mode: str
+) -> np.ndarray:
+    """Pad the last two axes of ``x`` into a new array (zeros or a copy of the border).
 
-
-def _pad_last_two(x: np.ndarray, top: int, bottom: int, left: int, right: int, mode: str):
-    """Pad the last two axes of ``x`` into a new array (zeros or a copy of the border)."""
+    **Shapes:** (..., H, W) -> (..., H + top + bottom, W + left + right), same dtype.
+    """
     h, w = x.shape[-2:]
     out = np.zeros(x.shape[:-2] + (h + top + bottom, w + left + right), dtype=x.dtype)
     out[..., top : top + h, left : left + w] = x
@@ -30,8 +36,14 @@ def _pad_last_two(x: np.ndarray, top: int, bottom: int, left: int, right: int, m
     return out
 
 
-def _unpad_grad(g: np.ndarray, top: int, bottom: int, left: int, right: int, mode: str):
-    """Undo ``_pad_last_two`` for a gradient: border copies send their gradient home."""
+def _unpad_grad(
+    g: np.ndarray, top: int, bottom: int, left: int, right: int, mode: str
+) -> np.ndarray:
+    """Undo ``_pad_last_two`` for a gradient: border copies send their gradient home.
+
+    **Shapes:** (..., Hp, Wp) -> (..., Hp - top - bottom, Wp - left - right), a view when
+    ``mode`` is "zeros".
+    """
     h = g.shape[-2] - top - bottom
     w = g.shape[-1] - left - right
     if mode == "replicate":
@@ -44,11 +56,12 @@ def _unpad_grad(g: np.ndarray, top: int, bottom: int, left: int, right: int, mod
 
 
 def _read_pad_widths(padding: Any) -> tuple[int, int, int, int]:
+    """Turn ``pad2d``'s padding option into (top, bottom, left, right)."""
     if isinstance(padding, tuple | list) and len(padding) == 4:
-        widths = tuple(_as_int(p, "padding") for p in padding)
-        if min(widths) < 0:
+        top, bottom, left, right = (_as_int(p, "padding") for p in padding)
+        if min(top, bottom, left, right) < 0:
             raise ValueError(f"padding widths must be 0 or more, got {padding!r}.")
-        return widths  # type: ignore[return-value]
+        return (top, bottom, left, right)
     if isinstance(padding, str):
         raise ValueError(
             "pad2d needs explicit widths (an int, (ph, pw) or (top, bottom, left, right)); "

@@ -1,7 +1,15 @@
-"""Pooling layers (max, average, sum) as forward/backward pairs."""
+"""Pooling layers (max, average, sum) as forward/backward pairs.
+
+Each kind slides a window over every feature map on its own and keeps one number per
+window: the largest, the mean or the sum. The three share one forward and one backward
+implementation; only what happens inside a window differs. Like ``correlate2d``, they loop
+over the few offsets inside the window, not over the many windows.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from types import EllipsisType
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -27,11 +35,6 @@ __all__ = [
 ]
 
 
-# ---------------------------------------------------------------------------------------------
-# Pooling
-# ---------------------------------------------------------------------------------------------
-
-
 class Pool2dCache(NamedTuple):
     """What the pooling backward passes need from the forward pass."""
 
@@ -42,13 +45,24 @@ class Pool2dCache(NamedTuple):
     stride: tuple[int, int]
 
 
-def _window_views(size, stride, out_hw):
+def _window_views(
+    size: tuple[int, int], stride: tuple[int, int], out_hw: tuple[int, int]
+) -> Iterator[tuple[EllipsisType, slice, slice]]:
     """Yield an index for each offset inside the pooling window (see ``_offsets``)."""
     for _, _, rows, columns in _offsets(*size, *stride, *out_hw):
         yield (Ellipsis, rows, columns)
 
 
-def _pool_forward(x: Any, size: Any, stride: Any, kind: str) -> tuple[np.ndarray, Pool2dCache]:
+def _check_pool_inputs(
+    x: Any, size: Any, stride: Any
+) -> tuple[np.ndarray, tuple[int, int], tuple[int, int]]:
+    """Check the arguments of a pooling forward pass and explain the first problem found.
+
+    **Shapes:** ``x`` (N, C, H, W); the window must fit inside H x W.
+
+    Returns ``(x, size, stride)``: ``x`` as a float array, ``size`` and ``stride`` as pairs
+    (``stride`` defaults to ``size``).
+    """
     x = _as_float_array(x, "x")
     _check_rank(x, 4, "x", "(N, C, H, W)", " A single image needs a batch axis: x[None].")
     kh, kw = _pair(size, "size")
@@ -57,22 +71,36 @@ def _pool_forward(x: Any, size: Any, stride: Any, kind: str) -> tuple[np.ndarray
     if kh > h or kw > wd:
         raise ValueError(f"the {kh}x{kw} pooling window is larger than the {h}x{wd} input.")
     _check_finite(x, "x")
+    return x, (kh, kw), (sh, sw)
+
+
+def _pool_forward(x: Any, size: Any, stride: Any, kind: str) -> tuple[np.ndarray, Pool2dCache]:
+    """Pool every window of every map (``kind`` is "max", "avg" or "sum").
+
+    **Shapes:** ``x`` (N, C, H, W) -> ``out`` (N, C, OH, OW). Returns ``(out, cache)``.
+    """
+    x, (kh, kw), (sh, sw) = _check_pool_inputs(x, size, stride)
+    h, wd = x.shape[2:]
     oh, ow = (h - kh) // sh + 1, (wd - kw) // sw + 1
-    out = None
-    for idx in _window_views((kh, kw), (sh, sw), (oh, ow)):
-        view = x[idx]
-        if out is None:
-            out = view.copy()
-        elif kind == "max":
-            np.maximum(out, view, out=out)
+    # One strided view per offset inside the window: the running max (or sum) over the views
+    # is the max (or sum) over every window at once.
+    views = _window_views((kh, kw), (sh, sw), (oh, ow))
+    out = x[next(views)].copy()
+    for idx in views:
+        if kind == "max":
+            np.maximum(out, x[idx], out=out)
         else:
-            out += view
+            out += x[idx]
     if kind == "avg":
         out /= kh * kw
     return out, Pool2dCache(kind, x, out, (kh, kw), (sh, sw))
 
 
 def _pool_backward(dout: Any, cache: Pool2dCache, kind: str) -> np.ndarray:
+    """Send the gradient of every window back to the positions it pooled.
+
+    **Shapes:** ``dout`` (N, C, OH, OW) -> ``dx`` (N, C, H, W). Returns ``dx``.
+    """
     op = f"{kind}_pool2d_backward"
     _check_cache(cache, Pool2dCache, op, f"{kind}_pool2d_forward")
     if cache.kind != kind:
@@ -98,7 +126,9 @@ def _pool_backward(dout: Any, cache: Pool2dCache, kind: str) -> np.ndarray:
     return dx
 
 
-def max_pool2d_forward(x: Any, *, size: Any = 2, stride: Any = None):
+def max_pool2d_forward(
+    x: Any, *, size: Any = 2, stride: Any = None
+) -> tuple[np.ndarray, Pool2dCache]:
     """Keep the largest value of every window of every feature map.
 
     **Shapes:** ``x`` (N, C, H, W) -> ``out`` (N, C, OH, OW) with
@@ -119,7 +149,9 @@ def max_pool2d_backward(dout: Any, cache: Pool2dCache) -> np.ndarray:
     return _pool_backward(dout, cache, "max")
 
 
-def avg_pool2d_forward(x: Any, *, size: Any = 2, stride: Any = None):
+def avg_pool2d_forward(
+    x: Any, *, size: Any = 2, stride: Any = None
+) -> tuple[np.ndarray, Pool2dCache]:
     """Replace every window of every feature map by its mean.
 
     **Shapes:** as ``max_pool2d_forward``. Returns ``(out, cache)``.
@@ -135,7 +167,9 @@ def avg_pool2d_backward(dout: Any, cache: Pool2dCache) -> np.ndarray:
     return _pool_backward(dout, cache, "avg")
 
 
-def sum_pool2d_forward(x: Any, *, size: Any = 2, stride: Any = None):
+def sum_pool2d_forward(
+    x: Any, *, size: Any = 2, stride: Any = None
+) -> tuple[np.ndarray, Pool2dCache]:
     """Replace every window of every feature map by its sum.
 
     **Shapes:** as ``max_pool2d_forward``. Returns ``(out, cache)``.
