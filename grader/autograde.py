@@ -31,6 +31,7 @@ from traitlets.config.loader import PyFileConfigLoader
 
 import helpers
 from grader import crosscheck as cc
+from grader import harness
 from grader.gradebook import Ledger, locked, write_scores
 from grader.notebooks import (
     answer_sources,
@@ -47,11 +48,15 @@ from grader.sandbox import (
     Sandbox,
     clean_env,
     die_with_parent,
+    exposed,
     kill_group,
     kill_uid,
     python_paths,
     slot_uid,
 )
+
+# This package's folder: never bound into a sandbox, and on the path of every worker.
+GRADER_DIR = Path(__file__).resolve().parent
 
 
 @dataclass
@@ -70,14 +75,16 @@ class Course:
 
     @property
     def db_url(self) -> str:
+        """The gradebook's SQLAlchemy address."""
         return f"sqlite:///{self.db_path}"
 
     @property
     def grading(self) -> Path:
+        """The grader's own folder: runs, results, the sealed ledger, reference files."""
         return self.root / "grading"
 
     def reference_files(self, assignment: str) -> list[Path]:
-        """Files the instructor's notebook reads beside it while it is graded.
+        """Return the files the instructor's notebook reads beside it while it is graded.
 
         They live in ``grading/reference/<assignment>/`` (a trained checkpoint, say), never
         in the source folder, whose every file nbgrader copies into the student release.
@@ -88,11 +95,13 @@ class Course:
         return sorted(p for p in folder.iterdir() if p.is_file() and not p.is_symlink())
 
     def assignments(self) -> list[str]:
+        """Return the released assignments (folders of the release holding a notebook)."""
         return sorted(
             p.name for p in self.release.iterdir() if p.is_dir() and any(p.glob("*.ipynb"))
         )
 
     def notebooks(self, assignment: str) -> list[str]:
+        """Return the file names of an assignment's released notebooks."""
         return sorted(p.name for p in (self.release / assignment).glob("*.ipynb"))
 
 
@@ -139,6 +148,8 @@ class Settings:
 
 @dataclass
 class Submission:
+    """One notebook one student handed in for one assignment."""
+
     assignment: str
     student: str
     notebook: str
@@ -165,6 +176,7 @@ class Record:
 
     @property
     def flagged(self) -> bool:
+        """Whether anything about this notebook asks for a human look."""
         return bool(self.flags)
 
 
@@ -180,13 +192,29 @@ class Reference:
 
 
 def sandbox_readonly(settings: Settings) -> tuple[Path, ...]:
+    """Return what a sandbox may read: Python, the student package ``helpers``, the data."""
     paths = [*python_paths(), Path(helpers.__file__).resolve().parent]
     if settings.data_dir is not None and settings.data_dir.is_dir():
         paths.append(settings.data_dir.resolve())
     return tuple(paths)
 
 
+def private_paths(course: Course) -> tuple[Path, ...]:
+    """Return what no sandbox may show: the grader, solutions, gradebook, ledger, students."""
+    return (
+        GRADER_DIR,
+        course.source,
+        course.grading,
+        course.db_path,
+        course.submitted,
+        course.autograded,
+        course.feedback,
+        course.root / "nbgrader_config.py",
+    )
+
+
 def sandbox_env(workdir: Path, settings: Settings) -> dict[str, str]:
+    """Return the environment of a sandboxed process (the data folder included)."""
     extra = {}
     if settings.data_dir is not None:
         extra["CNN_COURSE_DATA"] = str(settings.data_dir.resolve())
@@ -200,6 +228,14 @@ class Runner:
         self.course = course
         self.settings = settings
         self.run_dir = run_dir
+        self.readonly = sandbox_readonly(settings)
+        shown = exposed(self.readonly, private_paths(course))
+        if shown:
+            raise SystemExit(
+                "refusing to grade: the sandbox would show "
+                + ", ".join(map(str, shown))
+                + " (move the data folder or the Python installation out of the course)"
+            )
         self.slots: queue.Queue[int] = queue.Queue()
         for slot in range(max(1, settings.jobs)):
             self.slots.put(slot)
@@ -212,10 +248,11 @@ class Runner:
         return path
 
     def box(self, jobdir: Path, slot: int) -> Sandbox:
+        """Return the sandbox of a job in worker slot ``slot``."""
         workdir = jobdir / "sandbox"
         return Sandbox(
             workdir=workdir,
-            readonly=sandbox_readonly(self.settings),
+            readonly=self.readonly,
             env=sandbox_env(workdir, self.settings),
             limits=self.settings.limits,
             uid=slot_uid(slot),
@@ -244,7 +281,6 @@ class Runner:
         }
         (jobdir / "job.json").write_text(json.dumps(job, indent=1))
         log.parent.mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ, PYDEVD_DISABLE_FILE_VALIDATION="1", JUPYTER_PLATFORM_DIRS="1")
         reason = ""
         with open(log, "ab") as handle:
             proc = subprocess.Popen(
@@ -253,7 +289,7 @@ class Runner:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 cwd=jobdir,
-                env=env,
+                env=worker_env(),
                 # If the grading command dies, its workers (and their sandboxes) go too.
                 preexec_fn=die_with_parent,
             )
@@ -276,6 +312,19 @@ class Runner:
         return json.loads(result_path.read_text()), reason
 
 
+def worker_env() -> dict[str, str]:
+    """Return a worker's environment: this process's, with the grader on the path."""
+    # The grader is not installed; the worker runs in its job folder, away from the course.
+    inherited = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    path = [str(GRADER_DIR.parent), *filter(None, inherited)]
+    return dict(
+        os.environ,
+        PYDEVD_DISABLE_FILE_VALIDATION="1",
+        JUPYTER_PLATFORM_DIRS="1",
+        PYTHONPATH=os.pathsep.join(path),
+    )
+
+
 def prepare_reference(runner: Runner, assignment: str, notebook: str, secret: bytes) -> Reference:
     """Run the instructor's notebook once: environment check and cross-check capture."""
     course = runner.course
@@ -286,7 +335,7 @@ def prepare_reference(runner: Runner, assignment: str, notebook: str, secret: by
     )
     capture = nbformat.v4.new_notebook(metadata=source.metadata)
     jobdir = runner.job_dir(assignment, "_reference", Path(notebook).stem)
-    hook = cc.CAPTURE_HOOK % {"path": str(jobdir / "sandbox" / cc.CAPTURE_FILE)}
+    hook = cc.capture_cell(jobdir / "sandbox" / cc.CAPTURE_FILE)
     capture.cells.append(nbformat.v4.new_code_cell(hook))
     for cell in source.cells:
         if nbgrader_meta(cell).get("grade") and cell.cell_type == "code":
@@ -309,53 +358,84 @@ def prepare_reference(runner: Runner, assignment: str, notebook: str, secret: by
         result, reason = runner.run_worker(jobdir, capture, slot, log, None)
         if result is None:
             ref.fault = f"the instructor's notebook could not run here: {reason}"
-            return ref
-        lost = {g: s for g, s in result["cells"].items() if s[0] < s[1]}
-        if lost:
+        else:
             executed = nbformat.read(jobdir / "executed.ipynb", as_version=4)
-            errors = []
-            for cell in executed.cells:
-                gid = nbgrader_meta(cell).get("grade_id")
-                if gid in lost:
-                    for out in cell.get("outputs", []):
-                        if out.get("output_type") == "error":
-                            errors.append(
-                                f"{gid}: {out.get('ename')}: {str(out.get('evalue'))[:200]}"
-                            )
-            ref.fault = (
-                f"environment fault: the instructor's solution of {assignment}/{notebook} loses "
-                f"points here ({', '.join(lost)}); fix the grading machine before grading "
-                f"students. {' | '.join(errors)}"
-            )
-            if "digitnet" in str(errors) and not course.reference_files(assignment):
-                ref.fault += (
-                    " The solution grades a trained network handed in beside it:"
-                    " `make capstone-checkpoint` trains the instructor's own into"
-                    f" grading/reference/{assignment}/."
-                )
-            return ref
-        if not runner.settings.crosscheck:
-            return ref
-        calls = cc.read_capture(jobdir / "sandbox" / cc.CAPTURE_FILE)
-        ref.cases = cc.perturb(calls, secret=secret)
-        cells = answer_sources(source)
-        harness = run_harness(
-            runner, assignment, "_expected", notebook, cells, ref.cases, slot, log
-        )
-        by_id = {case["id"]: case for case in ref.cases}
-        ref.expected = {
-            r["id"]: r
-            for r in harness.get("records", [])
-            if r.get("id") in by_id and cc.checkable(by_id[r["id"]], r)
-        }
-        if ref.cases and not ref.expected:
-            with open(log, "a") as handle:
-                handle.write("cross-check: no recorded call could be replayed on fresh inputs\n")
+            ref.fault = _reference_fault(runner, assignment, notebook, result, executed)
+        if not ref.fault and runner.settings.crosscheck:
+            _expect(runner, ref, assignment, notebook, jobdir, secret, slot, log)
     finally:
         runner.slots.put(slot)
         if not runner.settings.keep_jobs:
             shutil.rmtree(jobdir, ignore_errors=True)
     return ref
+
+
+def _errors(cell: nbformat.NotebookNode) -> list[str]:
+    return [
+        f"{out.get('ename')}: {str(out.get('evalue'))[:200]}"
+        for out in cell.get("outputs", [])
+        if out.get("output_type") == "error"
+    ]
+
+
+def _reference_fault(
+    runner: Runner, assignment: str, notebook: str, result: dict, executed: nbformat.NotebookNode
+) -> str:
+    """Return why the instructor's run says the machine cannot grade ('' if it can)."""
+    lost = {g for g, (score, top) in result["cells"].items() if score < top}
+    if lost:
+        errors = [
+            f"{nbgrader_meta(cell)['grade_id']}: {error}"
+            for cell in executed.cells
+            if nbgrader_meta(cell).get("grade_id") in lost
+            for error in _errors(cell)
+        ]
+        fault = (
+            f"environment fault: the instructor's solution of {assignment}/{notebook} loses "
+            f"points here ({', '.join(sorted(lost))}); fix the grading machine before grading "
+            f"students. {' | '.join(errors)}"
+        )
+        if "digitnet" in str(errors) and not runner.course.reference_files(assignment):
+            fault += (
+                " The solution grades a trained network handed in beside it:"
+                " `make capstone-checkpoint` trains the instructor's own into"
+                f" grading/reference/{assignment}/."
+            )
+        return fault
+    hook = _errors(executed.cells[0])
+    if hook and runner.settings.crosscheck:
+        # Without its recorded calls the cross-check would quietly check nothing.
+        return (
+            f"environment fault: the cross-check's capture hook failed in {assignment}/"
+            f"{notebook}: {hook[0]}"
+        )
+    return ""
+
+
+def _expect(
+    runner: Runner,
+    ref: Reference,
+    assignment: str,
+    notebook: str,
+    jobdir: Path,
+    secret: bytes,
+    slot: int,
+    log: Path,
+) -> None:
+    """Give the recorded calls fresh inputs and keep what the instructor's answers return."""
+    calls = cc.read_capture(jobdir / "sandbox" / cc.CAPTURE_FILE)
+    ref.cases = cc.perturb(calls, secret=secret)
+    cells = answer_sources(ref.source)
+    harness = run_harness(runner, assignment, "_expected", notebook, cells, ref.cases, slot, log)
+    by_id = {case["id"]: case for case in ref.cases}
+    ref.expected = {
+        r["id"]: r
+        for r in harness.get("records", [])
+        if r.get("id") in by_id and cc.checkable(by_id[r["id"]], r)
+    }
+    if ref.cases and not ref.expected:
+        with open(log, "a") as handle:
+            handle.write("cross-check: no recorded call could be replayed on fresh inputs\n")
 
 
 def run_harness(
@@ -373,7 +453,7 @@ def run_harness(
 
     jobdir = runner.job_dir(assignment, who, Path(notebook).stem)
     box = runner.box(jobdir, slot)
-    check = crosscheck_job(box.workdir, cells, cases)
+    check = crosscheck_job(jobdir / "crosscheck", cells, cases)
     result = worker_harness({"crosscheck": check}, box)
     with open(log, "a") as handle:
         handle.write(
@@ -386,13 +466,26 @@ def run_harness(
     return result
 
 
-def crosscheck_job(workdir: Path, cells: list[str], cases: list[dict]) -> dict:
-    (workdir / "cells.json").write_text(json.dumps(cells))
-    with open(workdir / "cases.pkl", "wb") as handle:
+def crosscheck_job(folder: Path, cells: list[str], cases: list[dict]) -> dict:
+    """Put the harness, its cells and its cases in ``folder``; return the job's part.
+
+    The folder lies outside the sandbox's private folder: the kernel never sees the fresh
+    inputs, and the harness sandbox gets it read-only.
+    """
+    folder.mkdir()
+    shutil.copyfile(harness.__file__, folder / "harness.py")
+    (folder / "cells.json").write_text(json.dumps(cells))
+    with open(folder / "cases.pkl", "wb") as handle:
         pickle.dump(cases, handle)
+    # The sandbox's user reads them, whatever this process's umask is.
+    folder.chmod(0o755)
+    for path in folder.iterdir():
+        path.chmod(0o644)
     return {
-        "cells": str(workdir / "cells.json"),
-        "cases": str(workdir / "cases.pkl"),
+        "folder": str(folder),
+        "harness": str(folder / "harness.py"),
+        "cells": str(folder / "cells.json"),
+        "cases": str(folder / "cases.pkl"),
         "timeout": 60 + 2 * len(cases),
         "max_cases": len(cases),
     }
@@ -414,7 +507,7 @@ def grade_one(runner: Runner, sub: Submission, ref: Reference, run_id: str) -> R
         for c in ref.source.cells
         if nbgrader_meta(c).get("grade")
     )
-    if check.fatal:
+    if check.fatal or check.notebook is None:
         record.status, record.reason = "rejected", check.fatal
     elif ref.fault:
         record.status, record.reason = "failed", ref.fault
@@ -444,7 +537,9 @@ def _run_submission(runner, sub, ref, record, merged, extra_files, log) -> None:
     check = None
     if ref.cases and ref.expected:
         check = crosscheck_job(
-            workdir, answer_sources(merged), [c for c in ref.cases if c["id"] in ref.expected]
+            jobdir / "crosscheck",
+            answer_sources(merged),
+            [c for c in ref.cases if c["id"] in ref.expected],
         )
     slot = runner.slots.get()
     try:
@@ -506,6 +601,7 @@ def find_submissions(
 
 
 def save_record(course: Course, record: Record) -> Path:
+    """Keep ``record`` as the latest of its student and notebook in grading/results."""
     path = (
         course.grading
         / "results"
@@ -565,7 +661,7 @@ def autograde(
     secret = os.urandom(16)
     keys = sorted({(s.assignment, s.notebook) for s in subs})
     with ThreadPoolExecutor(max_workers=max(1, settings.jobs)) as pool:
-        prepared = pool.map(lambda key: prepare_reference(runner, *key, secret), keys)
+        prepared = pool.map(lambda key: prepare_reference(runner, key[0], key[1], secret), keys)
         refs = dict(zip(keys, prepared, strict=True))
     ledger = Ledger(course.grading) if settings.write_gradebook else None
     counts = {"graded": 0, "flagged": 0, "rejected": 0, "failed": 0}

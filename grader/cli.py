@@ -44,6 +44,7 @@ def nbgrader(course: Course, *args: str) -> int:
 
 
 def source_assignments(course: Course) -> list[str]:
+    """Return the assignments of the source folder (folders holding a notebook)."""
     return sorted(p.name for p in course.source.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
 
 
@@ -56,6 +57,7 @@ NEVER_RELEASED = ("*.pt", "*.pth", "*.ckpt", "*.onnx", "*.safetensors")
 
 
 def cmd_release(course: Course, args: argparse.Namespace) -> int:
+    """``release``: generate the student versions, unless a model file would be published."""
     names = args.assignments or source_assignments(course)
     leaks = sorted(
         str(p.relative_to(course.root))
@@ -157,6 +159,7 @@ def collect_folder(course: Course, assignment: str, folder: Path) -> tuple[list[
 
 
 def cmd_collect(course: Course, args: argparse.Namespace) -> int:
+    """``collect``: take submissions from a folder, or from the nbgrader exchange."""
     if args.source is None:
         return nbgrader(course, "collect", args.assignment, "--update")
     taken, problems = collect_folder(course, args.assignment, Path(args.source))
@@ -176,6 +179,7 @@ def _size(text: str) -> int:
 
 
 def cmd_autograde(course: Course, args: argparse.Namespace) -> int:
+    """``autograde``: grade the submissions in sandboxes and print the run's summary."""
     reason = available()
     if reason:
         print(f"autograde: {reason}", file=sys.stderr)
@@ -220,6 +224,7 @@ def cmd_autograde(course: Course, args: argparse.Namespace) -> int:
 
 
 def cmd_merge(course: Course, args: argparse.Namespace) -> int:
+    """``merge``: write every result in grading/results into the gradebook."""
     from grader.autograde import Record
     from grader.gradebook import Ledger
 
@@ -237,6 +242,7 @@ def cmd_merge(course: Course, args: argparse.Namespace) -> int:
 
 
 def cmd_feedback(course: Course, args: argparse.Namespace) -> int:
+    """``feedback``: make the HTML feedback, deleting any page that shows a hidden test."""
     from grader.notebooks import hidden_lines, read_notebook
 
     status = 0
@@ -277,6 +283,7 @@ def cmd_feedback(course: Course, args: argparse.Namespace) -> int:
 
 
 def cmd_grades(course: Course, args: argparse.Namespace) -> int:
+    """``grades``: write grades.csv, print a summary and save a histogram per assignment."""
     from grader.report import grade_table, score_histogram, summary, write_csv
 
     rows = grade_table(course)
@@ -304,6 +311,7 @@ def cmd_grades(course: Course, args: argparse.Namespace) -> int:
 
 
 def cmd_status(course: Course, args: argparse.Namespace) -> int:
+    """``status``: list who is missing, rejected, failed, flagged or changed by hand."""
     from grader.gradebook import Ledger, reseal
     from grader.report import status_table
 
@@ -324,7 +332,10 @@ def cmd_status(course: Course, args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="python -m grader", description=__doc__.split("\n")[0])
+    """Return the command line parser, one subcommand per verb."""
+    top = argparse.ArgumentParser(
+        prog="python -m grader", description=(__doc__ or "").split("\n")[0]
+    )
     top.add_argument("--root", default=".", help="the course folder (holds nbgrader_config.py)")
     verbs = top.add_subparsers(dest="verb", required=True)
 
@@ -384,6 +395,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one verb in the course folder; return the exit status."""
     args = parser().parse_args(argv)
     # nbgrader creates a new gradebook by calling `alembic` from PATH: use this Python's.
     bindir = str(Path(sys.executable).parent)

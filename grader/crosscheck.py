@@ -1,8 +1,8 @@
 """The cross-check: re-run each graded function on inputs it never saw, outside nbgrader.
 
 1. **Capture.** The instructor's notebook runs once in the sandbox with
-   :data:`CAPTURE_HOOK` in front: it records every call the test cells make through
-   ``helpers.check.asserts.call_student`` / ``check_raises`` (function name, inputs, test cell).
+   :mod:`grader.capture_hook` in front: it records every call the test cells make through
+   ``helpers.check``'s ``call_student`` / ``check_raises`` (function name, inputs, test cell).
 2. **Perturb.** :func:`perturb` gives each recorded call fresh inputs: every array (and
    every picture file) gets new random values of the same shape, dtype and range.
 3. **Expect.** The instructor's answer cells run on the perturbed inputs through
@@ -21,75 +21,40 @@ import copy
 import hashlib
 import io
 import math
-import pickle
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from grader.harness import FileArg
+from grader import capture_hook
+from grader.harness import FileArg, load_calls
 
 CAPTURE_FILE = "capture.pkl"
+HOOK_SOURCE = Path(capture_hook.__file__)
 
-# Runs first in the instructor's notebook during the capture run (instructor code only).
-CAPTURE_HOOK = r"""
-import builtins as _cc_builtins, pickle as _cc_pickle, os as _cc_os, pathlib as _cc_pathlib
-import helpers.check.asserts as _cc_grading
-from grader.harness import FileArg as _CcFileArg
 
-def _cc_snapshot(value):
-    if isinstance(value, (str, _cc_pathlib.Path)) and len(str(value)) < 4096:
-        try:
-            path = _cc_pathlib.Path(value)
-            if path.is_file() and path.stat().st_size < 64 * 2**20:
-                return _CcFileArg(path.name, path.read_bytes(), isinstance(value, _cc_pathlib.Path))
-        except (OSError, ValueError):
-            pass
-    if isinstance(value, (tuple, list)):
-        return type(value)(_cc_snapshot(v) for v in value)
-    return value
+def capture_cell(capture: Path) -> str:
+    """Return the capture run's first cell: it loads :mod:`grader.capture_hook` and installs it.
 
-def _cc_record(kind, func, args, kwargs, accepted=()):
-    if getattr(func, "__module__", None) != "__main__":
-        return
-    try:
-        entry = {
-            "cell": getattr(_cc_builtins, "_cc_cell", None),
-            "function": func.__name__,
-            "kind": kind,
-            "accepted": [e.__name__ for e in accepted],
-            "args": _cc_snapshot(list(args)),
-            "kwargs": {k: _cc_snapshot(v) for k, v in kwargs.items()},
-        }
-        blob = _cc_pickle.dumps(entry)
-    except Exception:
-        return
-    with open(%(path)r, "ab") as handle:
-        handle.write(len(blob).to_bytes(8, "little") + blob)
-
-_cc_call_student = _cc_grading.call_student
-_cc_check_raises = _cc_grading.check_raises
-
-def _cc_call(func, *args, name=None, forbid=(), **kwargs):
-    _cc_record("value", func, args, kwargs)
-    return _cc_call_student(func, *args, name=name, forbid=forbid, **kwargs)
-
-def _cc_raises(func, *args, exception, name=None, why="", forbid=(), **kwargs):
-    wanted = exception if isinstance(exception, tuple) else (exception,)
-    _cc_record("raises", func, args, kwargs, wanted)
-    return _cc_check_raises(
-        func, *args, exception=exception, name=name, why=why, forbid=forbid, **kwargs
+    The kernel cannot import the hook (the sandbox holds nothing of ``grader``), so the
+    cell carries the module's text and makes a module of it there.
+    """
+    name = capture_hook.MODULE_NAME
+    return (
+        "import sys as _cc_sys, types as _cc_types\n"
+        f"_cc_hook = _cc_types.ModuleType({name!r})\n"
+        f"_cc_sys.modules[{name!r}] = _cc_hook\n"
+        f"exec(compile({HOOK_SOURCE.read_text()!r}, {HOOK_SOURCE.name!r}, 'exec'), "
+        "_cc_hook.__dict__)\n"
+        f"_cc_hook.install({str(capture)!r})\n"
+        "del _cc_sys, _cc_types, _cc_hook\n"
     )
-
-_cc_grading.call_student = _cc_call
-_cc_grading.check_raises = _cc_raises
-"""
 
 
 def marker_cell(grade_id: str) -> str:
     """Source of the capture-run cell placed before test cell ``grade_id``."""
-    return f"import builtins as _cc_b\n_cc_b._cc_cell = {grade_id!r}\n"
+    return f"import builtins as _cc_b\n_cc_b.{capture_hook.CELL_NAME} = {grade_id!r}\n"
 
 
 def read_capture(path: Path) -> list[dict]:
@@ -99,7 +64,7 @@ def read_capture(path: Path) -> list[dict]:
     offset = 0
     while offset + 8 <= len(data):
         size = int.from_bytes(data[offset : offset + 8], "little")
-        entries.append(pickle.loads(data[offset + 8 : offset + 8 + size]))
+        entries.append(load_calls(data[offset + 8 : offset + 8 + size]))
         offset += 8 + size
     return entries
 

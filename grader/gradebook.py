@@ -18,6 +18,7 @@ import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from nbgrader.api import Gradebook, MissingEntry
 
@@ -50,20 +51,24 @@ class Ledger:
         )
 
     def seal(self, key: str, auto: float | None, manual: float | None) -> dict:
+        """Return the sealed entry of one score (its values and their HMAC)."""
         message = json.dumps([key, auto, manual]).encode()
         mac = hmac.new(self.key, message, hashlib.sha256).hexdigest()
         return {"auto": auto, "manual": manual, "mac": mac}
 
     def record(self, key: str, auto: float | None, manual: float | None) -> None:
+        """Seal one score into the ledger (in memory; :meth:`save` writes it)."""
         self.entries[key] = self.seal(key, auto, manual)
 
     def save(self) -> None:
+        """Write the ledger to disk atomically."""
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.entries, indent=0, sort_keys=True))
         tmp.replace(self.path)
 
 
 def grade_key(assignment: str, student: str, notebook: str, grade_id: str) -> str:
+    """Return the ledger's key of one graded cell of one student's notebook."""
     return f"{assignment}/{student}/{notebook}/{grade_id}"
 
 
@@ -86,7 +91,9 @@ def write_scores(
             submission = gb.find_submission(assignment, student)
         except MissingEntry:
             submission = gb.add_submission(assignment, student)
-        submission.timestamp = timestamp or datetime.now(UTC).replace(tzinfo=None)
+        stamp = timestamp or datetime.now(UTC).replace(tzinfo=None)
+        # nbgrader declares its models' fields as SQLAlchemy columns; instances hold values.
+        submission.timestamp = stamp  # pyright: ignore[reportAttributeAccessIssue]
         for grade in gb.find_submission_notebook(notebook, assignment, student).grades:
             if grade.name in cells:
                 grade.auto_score = cells[grade.name][0]
@@ -99,33 +106,36 @@ def write_scores(
     ledger.save()
 
 
+def _grades(gb: Gradebook) -> Iterator[tuple[str, Any]]:
+    """Yield (ledger key, grade) for every graded cell of every submission in ``gb``."""
+    for assignment in gb.assignments:
+        for submission in assignment.submissions:
+            for nb in submission.notebooks:
+                for grade in nb.grades:
+                    names = (assignment.name, submission.student.id, nb.name, grade.name)
+                    yield grade_key(*map(str, names)), grade
+
+
 def verify(db_url: str, ledger: Ledger) -> list[str]:
     """Return one line per score that differs from what the grader sealed."""
     problems = []
     seen = set()
     with Gradebook(db_url) as gb:
-        for assignment in gb.assignments:
-            for submission in assignment.submissions:
-                for nb in submission.notebooks:
-                    for grade in nb.grades:
-                        key = grade_key(assignment.name, submission.student.id, nb.name, grade.name)
-                        seen.add(key)
-                        entry = ledger.entries.get(key)
-                        if entry is None:
-                            problems.append(f"{key}: score written outside grading")
-                            continue
-                        sealed = ledger.seal(key, entry["auto"], entry["manual"])
-                        if not hmac.compare_digest(sealed["mac"], entry["mac"]):
-                            problems.append(f"{key}: the ledger entry itself was edited")
-                        elif (grade.auto_score, grade.manual_score) != (
-                            entry["auto"],
-                            entry["manual"],
-                        ):
-                            problems.append(
-                                f"{key}: changed outside grading (sealed auto={entry['auto']}, "
-                                f"manual={entry['manual']}; now auto={grade.auto_score}, "
-                                f"manual={grade.manual_score})"
-                            )
+        for key, grade in _grades(gb):
+            seen.add(key)
+            entry = ledger.entries.get(key)
+            if entry is None:
+                problems.append(f"{key}: score written outside grading")
+                continue
+            sealed = ledger.seal(key, entry["auto"], entry["manual"])
+            if not hmac.compare_digest(sealed["mac"], entry["mac"]):
+                problems.append(f"{key}: the ledger entry itself was edited")
+            elif (grade.auto_score, grade.manual_score) != (entry["auto"], entry["manual"]):
+                problems.append(
+                    f"{key}: changed outside grading (sealed auto={entry['auto']}, "
+                    f"manual={entry['manual']}; now auto={grade.auto_score}, "
+                    f"manual={grade.manual_score})"
+                )
     for key in sorted(set(ledger.entries) - seen):
         problems.append(f"{key}: deleted from the gradebook")
     return problems
@@ -136,12 +146,8 @@ def reseal(db_url: str, ledger: Ledger) -> int:
     count = 0
     ledger.entries = {}
     with Gradebook(db_url) as gb:
-        for assignment in gb.assignments:
-            for submission in assignment.submissions:
-                for nb in submission.notebooks:
-                    for grade in nb.grades:
-                        key = grade_key(assignment.name, submission.student.id, nb.name, grade.name)
-                        ledger.record(key, grade.auto_score, grade.manual_score)
-                        count += 1
+        for key, grade in _grades(gb):
+            ledger.record(key, grade.auto_score, grade.manual_score)
+            count += 1
     ledger.save()
     return count

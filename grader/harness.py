@@ -1,17 +1,22 @@
 """Call a notebook's graded functions on fresh inputs, inside the sandbox (the cross-check).
 
-``python -m grader.harness CELLS.json CASES.pkl OUT.jsonl`` runs the given code
-cells (a student's answers and the release's setup code, never a test cell) in a fresh
-IPython shell, then calls each case's function on its inputs and writes one JSON line
-per case: the returned value in a plain encoding, or the names of the raised exception's
-classes. Nothing here judges the result: the grading command compares the lines with what
-the instructor's solution returned, outside the sandbox, so patching NumPy, assert or the
+``python -I harness.py CELLS.json CASES.pkl OUT.jsonl`` runs the given code cells (a
+student's answers and the release's setup code, never a test cell) in a fresh IPython
+shell, then calls each case's function on its inputs and writes one JSON line per case:
+the returned value in a plain encoding, or the names of the raised exception's classes.
+Nothing here judges the result: the grading command compares the lines with what the
+instructor's solution returned, outside the sandbox, so patching NumPy, assert or the
 grading helpers in here changes nothing.
+
+The sandbox holds nothing of the ``grader`` package: the worker copies this one file into
+a read-only folder beside the cells and cases and runs it by path. It must therefore stay
+self-contained (the standard library, NumPy and IPython only).
 """
 
 from __future__ import annotations
 
 import base64
+import io
 import json
 import math
 import os
@@ -73,10 +78,23 @@ def encode(value: Any, depth: int = 0) -> Any:
     return {"t": "other", "type": f"{kind.__module__}.{kind.__qualname__}"}
 
 
+class _CaseUnpickler(pickle.Unpickler):
+    # A FileArg was pickled as grader.harness.FileArg (the cases) or _capture_hook.FileArg
+    # (the capture run); neither module exists where it is read, so it is found by name.
+    def find_class(self, module: str, name: str) -> Any:
+        if name == "FileArg":
+            return FileArg
+        return super().find_class(module, name)
+
+
+def load_calls(data: bytes) -> Any:
+    """Unpickle recorded calls or cases, with every FileArg as this module's FileArg."""
+    return _CaseUnpickler(io.BytesIO(data)).load()
+
+
 def materialise(value: Any, folder: Path) -> Any:
     """Write FileArg inputs to ``folder`` and replace them by their paths."""
-    # By name: run as a script, this module's FileArg is __main__.FileArg, not the pickled one.
-    if type(value).__name__ == "FileArg":
+    if isinstance(value, FileArg):
         path = folder / value.name
         path.write_bytes(value.data)
         return path if value.as_path else str(path)
@@ -92,9 +110,9 @@ def _alarm(signum: int, frame: Any) -> None:
 
 
 def main(cells_path: str, cases_path: str, out_path: str) -> int:
+    """Run the cells, call every case's function, write one JSON line per case."""
     cells = json.loads(Path(cells_path).read_text())
-    with open(cases_path, "rb") as handle:
-        cases = pickle.load(handle)
+    cases = load_calls(Path(cases_path).read_bytes())
     out = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     from IPython.core.interactiveshell import InteractiveShell
 

@@ -28,7 +28,11 @@ MAX_EXTRA_BYTES = 200 * 2**20
 
 # Patterns in a student's code that deserve a human look (never a penalty by themselves).
 SUSPICIOUS = [
-    (r"solutions/|gradebook|HIDDEN TESTS|nbgrader_config", "mentions instructor files"),
+    (
+        r"solutions/|gradebook|HIDDEN TESTS|nbgrader_config|\b(import|from)\s+grader\b|"
+        r"grading/|\.ledger-key|ledger\.json",
+        "mentions instructor files",
+    ),
     (
         r"input_transformers|set_custom_exc|events\.register|register_magic|"
         r"excepthook|showtraceback|run_cell|ast_transformers",
@@ -36,7 +40,10 @@ SUSPICIOUS = [
     ),
     (r"\bbuiltins\b|__builtins__", "changes Python's builtins"),
     (r"\b(np|numpy)\.\w+(\.\w+)*\s*=[^=]", "replaces a NumPy function"),
-    (r"helpers\.grading|\bcheck_array\s*=|\bcall_student\s*=", "touches the grading helpers"),
+    (
+        r"helpers\.check\.asserts|\bcheck_array\s*=|\bcall_student\s*=",
+        "touches the grading helpers",
+    ),
     (
         r"sys\._getframe|inspect\.(stack|currentframe|getouterframes)|\bf_back\b|"
         r"\bf_locals\b|gc\.get_(objects|referrers)",
@@ -64,10 +71,12 @@ class PreCheck:
 
 
 def nbgrader_meta(cell: dict) -> dict:
+    """Return a copy of a cell's nbgrader metadata (empty for a plain cell)."""
     return dict(cell.get("metadata", {}).get("nbgrader", {}))
 
 
 def is_answer(cell: dict) -> bool:
+    """Return True for a cell the student writes (a solution cell that is not locked)."""
     meta = nbgrader_meta(cell)
     return bool(meta.get("solution")) and not meta.get("locked", False)
 
@@ -207,7 +216,7 @@ def rebuild(
     """
     source_ids = {c.get("id") for c in source.cells}
     source_grades = {nbgrader_meta(c).get("grade_id") for c in source.cells if nbgrader_meta(c)}
-    answers: dict[str, nbformat.NotebookNode] = {}
+    answers: dict[str | None, nbformat.NotebookNode] = {}
     free: dict[str, nbformat.NotebookNode] = {}
     added: dict[str | None, list[nbformat.NotebookNode]] = {}
     anchor: str | None = None

@@ -39,7 +39,7 @@ def grade_table(course: Course) -> list[dict]:
     with Gradebook(course.db_url) as gb:
         for assignment in gb.assignments:
             for sub in assignment.submissions:
-                key = (assignment.name, sub.student.id)
+                key = (str(assignment.name), str(sub.student.id))
                 mine = recs.get(key, [])
                 cross = [
                     r["crosscheck_score"] for r in mine if r.get("crosscheck_score") is not None
@@ -67,6 +67,7 @@ def _tampered(course: Course) -> list[str]:
 
 
 def write_csv(rows: list[dict], path: Path) -> None:
+    """Write the grade table as CSV, one row per student × assignment."""
     fields = [
         "student",
         "assignment",

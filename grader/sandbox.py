@@ -3,7 +3,8 @@
 A sandboxed process sees a fresh root: the Python installation, the course's ``helpers``
 package and the data folder (all read-only), a private working folder (the only thing it
 may write), its own ``/tmp``, ``/proc`` and ``/dev``; no network, no other processes, no
-``solutions/``, no gradebook. Limits come from ``prlimit``: address space (memory),
+``solutions/``, no gradebook, nothing of the grader (:func:`exposed` tells which private
+paths a set of read-only folders would show). Limits come from ``prlimit``: address space (memory),
 process count, file size, no core dumps. When the grader runs as root (a container, a CI
 machine) the process also drops to a dedicated unprivileged user id per worker slot,
 because Linux does not apply the process-count limit to root; a fork bomb then stops at
@@ -18,6 +19,7 @@ import shutil
 import signal
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -247,3 +249,17 @@ def kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def exposed(readonly: Iterable[Path], private: Iterable[Path]) -> list[Path]:
+    """Return the ``private`` paths that a sandbox binding ``readonly`` would let it read.
+
+    A bound folder shows everything below it, and a folder bound from inside a private one
+    shows part of it; either way the private path is returned.
+    """
+    bound = [Path(p).resolve() for p in readonly]
+    shown = set()
+    for path in (Path(p).resolve() for p in private):
+        if any(path == b or b in path.parents or path in b.parents for b in bound):
+            shown.add(path)
+    return sorted(shown)

@@ -4,7 +4,8 @@ The grading command starts one worker process per student × assignment
 (``python -m grader.worker JOB.json``). The worker itself is trusted course code:
 it drives the kernel from outside the sandbox, so the notebook file with the hidden tests
 never exists where student code can read it; the kernel (the student's code) runs inside
-bubblewrap with the limits of :mod:`grader.sandbox`. Scores follow nbgrader's own rule
+bubblewrap with the limits of :mod:`grader.sandbox`, and so does the cross-check harness,
+the only file of this package a sandbox ever sees. Scores follow nbgrader's own rule
 (:func:`nbgrader.utils.determine_grade`). The worker writes the executed notebook and a
 JSON result; it never touches the gradebook.
 """
@@ -15,14 +16,18 @@ import asyncio
 import copy
 import json
 import os
+import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import nbformat
+from jupyter_client.asynchronous.client import AsyncKernelClient
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
@@ -45,6 +50,9 @@ INTERRUPT_GRACE_S = 5.0
 MAX_RESTARTS = 3
 # More live processes than this in one sandbox is treated as a fork bomb.
 FORK_BOMB = 32
+# Run as the kernel starts: the test cells' helpers are loaded before any cell's clock runs,
+# so their import time never counts against a student's cell (or the capture hook's).
+PRELOAD = "import helpers.check"
 
 
 # Evaluated as a user expression before every test cell. User expressions reach the kernel
@@ -73,6 +81,7 @@ RESET_HOOKS = """(lambda ip, TM: (
 
 
 def is_test_cell(cell: nbformat.NotebookNode) -> bool:
+    """Return True for an autograded test cell (graded, and not an answer)."""
     meta = cell.get("metadata", {}).get("nbgrader", {})
     return cell.cell_type == "code" and is_grade(cell) and not meta.get("solution", False)
 
@@ -84,6 +93,7 @@ def kernel_spec(box: Sandbox, folder: Path) -> Path:
             str(Path(sys.prefix) / "bin" / "python"),
             "-m",
             "ipykernel_launcher",
+            f"--IPKernelApp.exec_lines={PRELOAD}",
             "-f",
             "{connection_file}",
         ]
@@ -107,6 +117,7 @@ class SandboxKernelManager(AsyncKernelManager):
     sandbox_uid: int | None = None
 
     def write_connection_file(self, **kwargs: Any) -> None:
+        """Write the connection file and hand it to the sandbox's user."""
         super().write_connection_file(**kwargs)
         if self.sandbox_uid is not None:
             os.chown(self.connection_file, self.sandbox_uid, self.sandbox_uid)
@@ -124,6 +135,7 @@ class CappedClient(NotebookClient):
     truncated: bool = False
 
     def output(self, outs, msg, display_id, cell_index):  # type: ignore[override]
+        """Keep one output message unless the cap is reached (errors are always kept)."""
         size = len(json.dumps(msg.get("content", {}), default=str))
         kind = msg["msg_type"]
         is_stderr = kind == "stream" and msg["content"].get("name") == "stderr"
@@ -156,157 +168,200 @@ def _error_output(ename: str, evalue: str) -> nbformat.NotebookNode:
     )
 
 
-async def execute(nb: nbformat.NotebookNode, job: dict, box: Sandbox) -> list[str]:
-    """Run every cell of ``nb`` in a sandboxed kernel; return notes about what went wrong."""
-    notes: list[str] = []
-    kernels = kernel_spec(box, Path(job["jobdir"]))
-    km = SandboxKernelManager(
-        kernel_name=KERNEL_NAME,
-        transport="ipc",
-        ip=str(box.workdir / ".kernel" / "ipc"),
-        connection_file=str(box.workdir / ".kernel" / "connection.json"),
-        kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]),
-    )
-    km.sandbox_uid = box.uid
-    (box.workdir / ".kernel").mkdir(exist_ok=True)
-    prepare_workdir(box.workdir, box.uid)
-    client = CappedClient(
-        nb,
-        km=km,
-        timeout=job["cell_timeout"],
-        interrupt_on_timeout=True,
-        raise_on_iopub_timeout=False,
-        iopub_timeout=4,
-        allow_errors=True,
-        extra_arguments=job.get("kernel_arguments", []),
-        startup_timeout=60,
-        resources={"metadata": {"path": str(box.workdir)}},
-        kernel_name=KERNEL_NAME,
-    )
-    client.output_cap = job["output_cap"]
-    limit = job["cell_timeout"] + INTERRUPT_GRACE_S
+class SandboxedRun:
+    """One notebook run cell by cell in a sandboxed kernel that is replaced when it runs away.
 
-    kernel: set[int] = set()
-    bombs: list[int] = []
+    A cell that ignores the interrupt, kills the kernel or forks too much costs only the
+    tests that depend on it: the kernel is replaced (at most :data:`MAX_RESTARTS` times)
+    and the cells that worked are replayed in the new one. :meth:`execute` returns notes
+    on what went wrong; ``job["runaway_cells"]`` lists the cells that ran away.
+    """
 
-    async def watchdog() -> None:
-        # Too many processes at once is a fork bomb: stop the whole kernel at once,
-        # before it starves the other submissions graded beside it.
-        while box.uid is not None:
-            await asyncio.sleep(0.3)
-            if len(processes_of(box.uid)) > FORK_BOMB:
-                bombs.append(len(processes_of(box.uid)))
-                kill_uid(box.uid, wait=2)
+    def __init__(self, nb: nbformat.NotebookNode, job: dict, box: Sandbox) -> None:
+        self.nb = nb
+        self.job = job
+        self.box = box
+        self.timeout = float(job["cell_timeout"])
+        self.limit = self.timeout + INTERRUPT_GRACE_S
+        self.km = self._kernel_manager()
+        self.client = self._client()
+        self.notes: list[str] = []
+        self.kernel_pids: set[int] = set()  # the kernel's own processes, spared after a cell
+        self.bombs: list[int] = []  # process counts the watchdog stopped
+        self.hooks_found: set[str] = set()
+        self.replay: list[int] = []  # cells a fresh kernel runs again
+        self.runaway: list[int] = job.setdefault("runaway_cells", [])
+        self.restarts = 0
+        self.stopped = ""  # why the remaining cells are not run, once that is so
 
-    async def run(cell: nbformat.NotebookNode, index: int) -> str:
+    def _kernel_manager(self) -> SandboxKernelManager:
+        kernels = kernel_spec(self.box, Path(self.job["jobdir"]))
+        folder = self.box.workdir / ".kernel"
+        km = SandboxKernelManager(
+            kernel_name=KERNEL_NAME,
+            transport="ipc",
+            ip=str(folder / "ipc"),
+            connection_file=str(folder / "connection.json"),
+            kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]),
+        )
+        km.sandbox_uid = self.box.uid
+        folder.mkdir(exist_ok=True)
+        prepare_workdir(self.box.workdir, self.box.uid)
+        return km
+
+    def _client(self) -> CappedClient:
+        client = CappedClient(
+            self.nb,
+            km=self.km,
+            timeout=self.job["cell_timeout"],
+            interrupt_on_timeout=True,
+            raise_on_iopub_timeout=False,
+            iopub_timeout=4,
+            allow_errors=True,
+            extra_arguments=self.job.get("kernel_arguments", []),
+            startup_timeout=60,
+            resources={"metadata": {"path": str(self.box.workdir)}},
+            kernel_name=KERNEL_NAME,
+        )
+        client.output_cap = self.job["output_cap"]
+        return client
+
+    @property
+    def _kc(self) -> AsyncKernelClient:
+        return cast(AsyncKernelClient, self.client.kc)
+
+    async def execute(self) -> list[str]:
+        """Run every code cell of the notebook; return notes about what went wrong."""
+        try:
+            async with self.client.async_setup_kernel(env=self.box.env):
+                self._remember_kernel()
+                for index, cell in enumerate(self.nb.cells):
+                    if cell.cell_type == "code":
+                        await self._cell(index, cell)
+        finally:
+            await self._finish()
+        return self.notes
+
+    async def _cell(self, index: int, cell: nbformat.NotebookNode) -> None:
+        if self.stopped:
+            cell.outputs = [_error_output("NotRun", self.stopped)] if is_grade(cell) else []
+            return
+        if is_test_cell(cell):
+            await self._reset_hooks()
+        outcome = await self._run(cell, index)
+        if outcome == "ok" and not is_grade(cell):
+            self.replay.append(index)
+        elif outcome == "error" and _interrupted(cell):
+            self.runaway.append(index)
+        elif outcome in ("hung", "died"):
+            self.runaway.append(index)
+            await self._recover(index, cell, outcome)
+
+    async def _run(self, cell: nbformat.NotebookNode, index: int) -> str:
         """Run one cell; return 'ok', 'error', 'hung' or 'died'."""
-        guard = asyncio.create_task(watchdog())
+        guard = asyncio.create_task(self._watchdog())
         started = time.monotonic()
         try:
-            await asyncio.wait_for(client.async_execute_cell(cell, index), limit)
+            await asyncio.wait_for(self.client.async_execute_cell(cell, index), self.limit)
         except (TimeoutError, DeadKernelError):
-            return "hung" if time.monotonic() - started >= limit - 0.5 else "died"
+            return "hung" if time.monotonic() - started >= self.limit - 0.5 else "died"
         finally:
             guard.cancel()
-            if box.uid is not None and kernel:
-                # Whatever a cell started in the background ends with the cell.
-                for pid in set(processes_of(box.uid)) - kernel:
-                    _kill(pid)
+            self._end_background_processes()
         return "error" if any(o.get("output_type") == "error" for o in cell.outputs) else "ok"
 
-    hooks_found: set[str] = set()
+    async def _watchdog(self) -> None:
+        # Too many processes at once is a fork bomb: stop the whole kernel at once,
+        # before it starves the other submissions graded beside it.
+        while self.box.uid is not None:
+            await asyncio.sleep(0.3)
+            if len(processes_of(self.box.uid)) > FORK_BOMB:
+                self.bombs.append(len(processes_of(self.box.uid)))
+                kill_uid(self.box.uid, wait=2)
 
-    async def reset_hooks() -> None:
+    def _end_background_processes(self) -> None:
+        # Whatever a cell started in the background ends with the cell.
+        if self.box.uid is not None and self.kernel_pids:
+            for pid in set(processes_of(self.box.uid)) - self.kernel_pids:
+                _kill(pid)
+
+    def _remember_kernel(self) -> None:
+        self.kernel_pids = set(processes_of(self.box.uid)) if self.box.uid is not None else set()
+
+    async def _reset_hooks(self) -> None:
         """Undo IPython hooks a submission installed, before a test cell runs."""
         try:
             reply = await asyncio.wait_for(
-                client.kc.execute_interactive(
+                self._kc.execute_interactive(
                     "",
                     silent=True,
                     store_history=False,
                     user_expressions={"hooks": RESET_HOOKS},
-                    timeout=job["cell_timeout"],
+                    timeout=self.timeout,
                 ),
-                job["cell_timeout"] + INTERRUPT_GRACE_S,
+                self.limit,
             )
         except Exception as error:  # noqa: BLE001 - any failure here is worth a note
-            hooks_found.add(f"the hook reset did not answer ({type(error).__name__})")
+            self.hooks_found.add(f"the hook reset did not answer ({type(error).__name__})")
             return
         answer = reply.get("content", {}).get("user_expressions", {}).get("hooks", {})
         if answer.get("status") != "ok":
-            hooks_found.add(f"the hook reset failed ({answer.get('ename', 'no answer')})")
+            self.hooks_found.add(f"the hook reset failed ({answer.get('ename', 'no answer')})")
             return
         text = answer.get("data", {}).get("text/plain", "[]")
-        hooks_found.update(h.strip(" '\"") for h in text.strip("[]").split(",") if h.strip())
+        self.hooks_found.update(h.strip(" '\"") for h in text.strip("[]").split(",") if h.strip())
 
-    async def restart() -> None:
-        client.kc.stop_channels()
-        kill_uid(box.uid)
-        await km.restart_kernel(now=True)
-        await client.async_start_new_kernel_client()
-        kernel.clear()
-        kernel.update(processes_of(box.uid) if box.uid is not None else [])
+    async def _recover(self, index: int, cell: nbformat.NotebookNode, outcome: str) -> None:
+        """Report a cell that hung or killed the kernel; go on in a fresh kernel if allowed."""
+        what = self._what_stopped(index, outcome)
+        cell.outputs.append(_error_output("KernelStopped", what))
+        self.notes.append(what)
+        if self.restarts >= MAX_RESTARTS:
+            self.stopped = f"{what}; later cells did not run"
+            return
+        self.restarts += 1
+        await self._restart()
+        # The fresh kernel replays the cells that worked, so one runaway cell costs only
+        # the tests that depend on it.
+        for j in self.replay:
+            if await self._run(copy.deepcopy(self.nb.cells[j]), j) in ("hung", "died"):
+                self.stopped = f"{what}; replaying cell {j} failed too, later cells did not run"
+                return
 
-    replay: list[int] = []
-    restarts = 0
-    runaway = job.setdefault("runaway_cells", [])
-    stopped = ""
-    try:
-        async with client.async_setup_kernel(env=box.env):
-            kernel.update(processes_of(box.uid) if box.uid is not None else [])
-            for index, cell in enumerate(nb.cells):
-                if cell.cell_type != "code":
-                    continue
-                if stopped:
-                    cell.outputs = [_error_output("NotRun", stopped)] if is_grade(cell) else []
-                    continue
-                if is_test_cell(cell):
-                    await reset_hooks()
-                outcome = await run(cell, index)
-                if outcome == "ok" and not is_grade(cell):
-                    replay.append(index)
-                if outcome == "error" and _interrupted(cell):
-                    runaway.append(index)
-                if outcome not in ("hung", "died"):
-                    continue
-                runaway.append(index)
-                what = (
-                    f"cell {index} ignored the interrupt after {job['cell_timeout']:g} s"
-                    if outcome == "hung"
-                    else f"the kernel died in cell {index} (a crash, os._exit or a kill)"
-                )
-                if bombs:
-                    what = (
-                        f"cell {index} started {bombs[0]} processes (a fork bomb) and was stopped"
-                    )
-                    bombs.clear()
-                cell.outputs.append(_error_output("KernelStopped", what))
-                notes.append(what)
-                if restarts >= MAX_RESTARTS:
-                    stopped = f"{what}; later cells did not run"
-                    continue
-                # A fresh kernel replays the cells that worked, so one runaway cell
-                # costs only the tests that depend on it.
-                restarts += 1
-                await restart()
-                for j in replay:
-                    again = await run(copy.deepcopy(nb.cells[j]), j)
-                    if again in ("hung", "died"):
-                        stopped = f"{what}; replaying cell {j} failed too, later cells did not run"
-                        break
-    finally:
+    def _what_stopped(self, index: int, outcome: str) -> str:
+        if self.bombs:
+            count = self.bombs[0]
+            self.bombs.clear()
+            return f"cell {index} started {count} processes (a fork bomb) and was stopped"
+        if outcome == "hung":
+            return f"cell {index} ignored the interrupt after {self.timeout:g} s"
+        return f"the kernel died in cell {index} (a crash, os._exit or a kill)"
+
+    async def _restart(self) -> None:
+        self._kc.stop_channels()
+        kill_uid(self.box.uid)
+        await self.km.restart_kernel(now=True)
+        await self.client.async_start_new_kernel_client()
+        self._remember_kernel()
+
+    async def _finish(self) -> None:
         try:
-            if await km.is_alive():
-                await km.shutdown_kernel(now=True)
+            if await self.km.is_alive():
+                await self.km.shutdown_kernel(now=True)
         except Exception as error:  # noqa: BLE001 - a broken kernel must not stop the report
-            notes.append(f"kernel shutdown: {error}")
-        if client.truncated:
-            notes.append(f"output above {job['output_cap']} bytes was dropped")
-        if hooks_found:
-            notes.append(
-                "IPython hooks removed before the test cells: " + ", ".join(sorted(hooks_found))
+            self.notes.append(f"kernel shutdown: {error}")
+        if self.client.truncated:
+            self.notes.append(f"output above {self.job['output_cap']} bytes was dropped")
+        if self.hooks_found:
+            self.notes.append(
+                "IPython hooks removed before the test cells: "
+                + ", ".join(sorted(self.hooks_found))
             )
-    return notes
+
+
+async def execute(nb: nbformat.NotebookNode, job: dict, box: Sandbox) -> list[str]:
+    """Run every cell of ``nb`` in a sandboxed kernel; return notes about what went wrong."""
+    return await SandboxedRun(nb, job, box).execute()
 
 
 def scores(nb: nbformat.NotebookNode) -> dict[str, list[float]]:
@@ -329,38 +384,30 @@ def harness_cells(nb: nbformat.NotebookNode, runaway: list[int]) -> list[str]:
 
 
 def run_harness(job: dict, box: Sandbox) -> dict:
-    """Run the cross-check harness on the student's answer cells in a fresh sandbox."""
+    """Run the cross-check harness on the student's answer cells in a fresh sandbox.
+
+    ``job["crosscheck"]["folder"]`` holds a copy of the harness with its cells and cases
+    (see :func:`grader.autograde.crosscheck_job`); it is bound read-only, so the sandbox
+    sees that one file of the grader and nothing else of it.
+    """
     check = job["crosscheck"]
+    folder = Path(check["folder"])
     out = box.workdir / "crosscheck.jsonl"
+    _remove(out)
     command = [
         str(Path(sys.prefix) / "bin" / "python"),
-        "-m",
-        "grader.harness",
+        "-I",
+        check["harness"],
         check["cells"],
         check["cases"],
         str(out),
     ]
     prepare_workdir(box.workdir, box.uid)
     started = time.monotonic()
-    proc = subprocess.Popen(
-        box.argv(command),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        env=box.env,
-        preexec_fn=die_with_parent,
-    )
-    try:
-        log, _ = proc.communicate(timeout=check["timeout"])
-        status = f"exit {proc.returncode}"
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, 9)
-        log, _ = proc.communicate()
-        status = f"stopped after {check['timeout']} s"
+    status, log = _run_boxed(replace(box, readonly=(*box.readonly, folder)), command, check)
     kill_uid(box.uid)
-    lines = out.read_text(errors="replace").splitlines() if out.exists() else []
     records = []
-    for line in lines[: check["max_cases"]]:
+    for line in _read_private(out).splitlines()[: check["max_cases"]]:
         try:
             records.append(json.loads(line))
         except json.JSONDecodeError:
@@ -373,7 +420,46 @@ def run_harness(job: dict, box: Sandbox) -> dict:
     }
 
 
+def _run_boxed(box: Sandbox, command: list[str], check: dict) -> tuple[str, bytes]:
+    proc = subprocess.Popen(
+        box.argv(command),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env=box.env,
+        preexec_fn=die_with_parent,
+    )
+    try:
+        log, _ = proc.communicate(timeout=check["timeout"])
+        return f"exit {proc.returncode}", log
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        log, _ = proc.communicate()
+        return f"stopped after {check['timeout']} s", log
+
+
+def _remove(path: Path) -> None:
+    # Whatever the kernel left at this name (a link, a folder) must not catch the output.
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _read_private(path: Path, limit: int = 64 * 2**20) -> str:
+    """Read a file the sandbox wrote, never through a link or a pipe planted in its place."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return ""
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return ""
+        return handle.read(limit).decode(errors="replace")
+
+
 def main(job_path: str) -> int:
+    """Grade the job described in ``job_path``: run, score, cross-check, write the result."""
     job = json.loads(Path(job_path).read_text())
     started = time.monotonic()
     box = Sandbox(

@@ -23,13 +23,13 @@ from matplotlib.figure import Figure
 from nbgrader_tools import course_cli
 
 from grader import crosscheck as cc
-from grader.autograde import load_course
+from grader.autograde import Runner, Settings, load_course, private_paths, run_harness
 from grader.cli import collect_folder, parser
 from grader.gradebook import Ledger
 from grader.harness import encode
 from grader.notebooks import hidden_lines, precheck, read_notebook, rebuild, scrub_outputs
 from grader.report import score_histogram
-from grader.sandbox import Sandbox, available, clean_env, python_paths, slot_uid
+from grader.sandbox import Sandbox, available, clean_env, exposed, python_paths, slot_uid
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -261,13 +261,15 @@ def test_crosscheck_score_flags_cells_it_refutes() -> None:
 # --- sandbox -------------------------------------------------------------------------------
 
 
-def run_boxed(tmp_path: Path, code: str, timeout: float = 60) -> subprocess.CompletedProcess:
+def run_boxed(
+    tmp_path: Path, code: str, timeout: float = 60, readonly: tuple[Path, ...] | None = None
+) -> subprocess.CompletedProcess:
     work = tmp_path / "box"
     work.mkdir(exist_ok=True)
     uid = slot_uid(7)
     if uid is not None:
         os.chown(work, uid, uid)
-    box = Sandbox(workdir=work, readonly=python_paths(), env=clean_env(work), uid=uid)
+    box = Sandbox(workdir=work, readonly=readonly or python_paths(), env=clean_env(work), uid=uid)
     return subprocess.run(
         box.argv([sys.executable, "-c", code]), capture_output=True, text=True, timeout=timeout
     )
@@ -314,6 +316,100 @@ def test_sandbox_limits_memory_and_processes(tmp_path: Path, sandbox_ok: None) -
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[0] == "memory-refused"
     assert proc.stdout.splitlines()[1].startswith("fork-refused")
+
+
+# What a submission must never see, wherever the course keeps it.
+PRIVATE = ("grader", "solutions", "grading", "gradebook.db", "nbgrader_config.py", "tests")
+
+
+def grading_runner(tmp_path: Path, data_dir: Path | None = None) -> Runner:
+    data = os.environ.get("CNN_COURSE_DATA")
+    settings = Settings(data_dir=data_dir or (Path(data) if data else None))
+    return Runner(load_course(ROOT), settings, tmp_path / "run")
+
+
+def test_a_submission_sees_helpers_and_data_but_nothing_of_the_grader(
+    tmp_path: Path, sandbox_ok: None
+) -> None:
+    runner = grading_runner(tmp_path)
+    code = (
+        "import importlib.util, json, os, sys\n"
+        f"root = {str(ROOT)!r}\n"
+        "print(json.dumps({\n"
+        "    'grader': importlib.util.find_spec('grader') is not None,\n"
+        "    'helpers': importlib.util.find_spec('helpers.check') is not None,\n"
+        "    'listing': sorted(os.listdir(root)),\n"
+        f"    'shown': [p for p in {PRIVATE!r} if os.path.lexists(os.path.join(root, p))],\n"
+        f"    'source': os.path.exists({str(ROOT / 'grader' / 'harness.py')!r}),\n"
+        f"    'data': os.path.isdir({str(runner.settings.data_dir or '/nowhere')!r}),\n"
+        "}))\n"
+    )  # fmt: skip
+    proc = run_boxed(tmp_path, code, readonly=runner.readonly)
+    assert proc.returncode == 0, proc.stderr
+    seen = json.loads(proc.stdout)
+    assert seen["helpers"] and not seen["grader"] and not seen["source"], seen
+    assert seen["shown"] == [] and set(seen["listing"]) <= {"helpers", ".venv"}, seen
+    assert seen["data"] == (runner.settings.data_dir is not None)
+
+
+def test_no_sandbox_is_made_that_would_show_the_course(tmp_path: Path) -> None:
+    course = load_course(ROOT)
+    shown = exposed([ROOT], private_paths(course))
+    assert ROOT / "grader" in shown and course.grading in shown and course.db_path in shown
+    assert exposed([ROOT / "helpers", ROOT / ".venv"], private_paths(course)) == []
+    assert exposed([course.grading / "reference"], private_paths(course)) == [course.grading]
+    with pytest.raises(SystemExit, match="refusing to grade"):
+        grading_runner(tmp_path, data_dir=ROOT)
+
+
+def test_the_harness_runs_in_a_sandbox_without_the_grader(tmp_path: Path, sandbox_ok: None) -> None:
+    runner = grading_runner(tmp_path)
+    cells = [
+        "import importlib.util, os, pathlib\n"
+        "def size(path):\n    return type(path).__name__, pathlib.Path(path).stat().st_size\n"
+        "def grader_found():\n    return importlib.util.find_spec('grader') is not None\n"
+        "def exists(path):\n    return os.path.exists(path)\n"
+    ]
+    cases = [
+        {"id": 0, "function": "size", "args": [cc.FileArg("x.bin", b"abcd", True)], "kwargs": {}},
+        {"id": 1, "function": "grader_found", "args": [], "kwargs": {}},
+        {"id": 2, "function": "exists", "args": [str(ROOT / "grader")], "kwargs": {}},
+        {"id": 3, "function": "missing", "args": [], "kwargs": {}},
+    ]
+    log = tmp_path / "harness.log"
+    result = run_harness(runner, "toy", "_expected", "toy.ipynb", cells, cases, 7, log)
+    got = {r["id"]: r for r in result["records"]}
+    assert cc.decode(got[0]["value"]) == ["PosixPath", 4], result
+    assert cc.decode(got[1]["value"]) is False and cc.decode(got[2]["value"]) is False
+    assert got[3] == {"id": 3, "missing": True}
+
+
+def test_the_capture_hook_records_calls_without_the_grader(tmp_path: Path) -> None:
+    (tmp_path / "picture.png").write_bytes(b"not really a picture")
+    capture = tmp_path / cc.CAPTURE_FILE
+    program = cc.capture_cell(capture) + "\n".join(
+        [
+            cc.marker_cell("double_tests"),
+            "import pathlib",
+            "from helpers.check import call_student, check_raises",
+            "def double(x):\n    if x is None:\n        raise ValueError('no')\n    return x",
+            "call_student(double, pathlib.Path('picture.png'), name='double')",
+            "check_raises(double, None, exception=ValueError)",
+            "call_student(len, [1, 2])",
+        ]
+    )
+    # The hook runs where nothing of the grader is importable: an empty folder, no path.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run(
+        [sys.executable, "-c", program], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    first, second = cc.read_capture(capture)
+    assert first["cell"] == "double_tests" and first["function"] == "double"
+    (picture,) = first["args"]
+    assert isinstance(picture, cc.FileArg) and picture.as_path
+    assert picture.name == "picture.png" and picture.data == b"not really a picture"
+    assert second["kind"] == "raises" and second["accepted"] == ["ValueError"]
 
 
 # --- collect -------------------------------------------------------------------------------
@@ -391,7 +487,9 @@ def test_a_whole_term_on_a_toy_course(tmp_path: Path, sandbox_ok: None) -> None:
     # A cheat no hook reset undoes: the grading helper patched in memory. Only the
     # cross-check, which calls double() in a fresh interpreter, catches it.
     patched = (
-        "import helpers.check.asserts\nhelpers.grading.call_student = lambda f, x, **k: 2 * x\n"
+        "import helpers.check, helpers.check.asserts\n"
+        "helpers.check.call_student = helpers.check.asserts.call_student = "
+        "lambda f, x, **k: 2 * x\n"
         "def double(x):\n    return 0"
     )
     nbformat.write(student(patched), inbox / "mal.ipynb")

@@ -12,6 +12,12 @@ Outcomes:
 - ``item``: the cheated item scores 0 or is refuted by the cross-check (flagged), and
   every other test cell keeps its full points.
 
+The "instructor files" cases look for what only the grading machine holds (the grader
+package, solutions/, grading/, the gradebook, the ledger's key), both where the sandbox
+hints the course is and at the course's real path (``Context.course``). A case that
+finds nothing answers wrongly; one that finds anything answers right (the honest answer
+stands in for what the student would gain), so any leak shows as a cheated item kept.
+
 ``flag=True`` additionally demands that the submission is flagged for review.
 """
 
@@ -35,6 +41,7 @@ class Context:
     release: nbformat.NotebookNode
     source: nbformat.NotebookNode
     filename: str
+    course: str = ""  # the instructor's course folder, as a student might guess it
 
     def meta(self, cell: dict) -> dict:
         return dict(cell.get("metadata", {}).get("nbgrader", {}))
@@ -267,6 +274,127 @@ def _peek(default):
 """
 
 
+# Where the instructor's files may be: the course's real path, the checkout that holds
+# ``helpers``, the folder above the virtualenv, and every folder a mount comes from.
+FIND_COURSE = """
+import os as _os, pathlib as _pathlib, sys as _sys
+import helpers as _helpers
+
+def _read(path):
+    try:
+        return _pathlib.Path(path).read_bytes()
+    except OSError:
+        return b""
+
+def _roots():
+    roots = {_pathlib.Path(COURSE), _pathlib.Path(_helpers.__file__).resolve().parents[1],
+             _pathlib.Path(_sys.prefix).parent, _pathlib.Path.cwd()}
+    roots |= {_pathlib.Path(p).parent.parent for p in _os.environ.get("PATH", "").split(":")}
+    for line in _read("/proc/self/mountinfo").decode(errors="ignore").splitlines():
+        if len(line.split()) > 4:
+            roots |= set(_pathlib.Path(line.split()[3]).parents)
+    return sorted(roots)
+"""
+
+IMPORT_GRADER = """
+def _probe():
+    import importlib, sys
+    saved = list(sys.path)
+    sys.path[:0] = [str(root) for root in _roots()]
+    importlib.invalidate_caches()
+    try:
+        import grader.sandbox  # the grader's one module that needs nothing but the stdlib
+        return bool(grader.sandbox.__file__)
+    except ImportError:
+        return False
+    finally:
+        sys.path[:] = saved
+"""
+
+READ_GRADER = """
+def _probe():
+    return any(_read(path) for root in _roots() for path in (root / "grader").glob("*.py"))
+"""
+
+READ_GRADING = """
+def _probe():
+    import itertools
+    for root in _roots():
+        for path in itertools.islice((root / "grading").rglob("*"), 500):
+            if path.is_file() and _read(path):
+                return True
+    return False
+"""
+
+READ_GRADEBOOK = """
+def _probe():
+    import sqlite3
+    for root in _roots():
+        if _read(root / "gradebook.db").startswith(b"SQLite format 3"):
+            try:
+                uri = (root / "gradebook.db").as_uri() + "?mode=ro"
+                with sqlite3.connect(uri, uri=True) as db:
+                    db.execute("SELECT auto_score FROM grade").fetchall()
+            except sqlite3.Error:
+                pass
+            return True
+    return False
+"""
+
+READ_LEDGER_KEY = """
+def _probe():
+    return any(len(_read(root / "grading" / ".ledger-key")) == 32 for root in _roots())
+"""
+
+COPY_SOLUTION = """
+def _stolen(function):
+    import json
+    for root in _roots():
+        for path in sorted((root / "solutions").glob("*/*.ipynb")):
+            try:
+                cells = json.loads(_read(path) or b"{}").get("cells", [])
+            except ValueError:
+                continue
+            for cell in cells:
+                source = "".join(cell.get("source", ""))
+                if cell.get("cell_type") == "code" and f"def {function}(" in source:
+                    return source
+    return ""
+
+try:
+    exec(_stolen(FUNCTION))
+except Exception:
+    pass
+"""
+
+
+def _if_reached(probe: str) -> Callable[[Context], dict[str, bytes]]:
+    """``probe`` (a ``_probe()`` that looks for instructor files) decides the target's answer.
+
+    The honest answer stands in for what a leak would give the student: the cheated item
+    keeps its points exactly when ``_probe()`` found something.
+    """
+
+    def build(ctx: Context) -> dict[str, bytes]:
+        honest = ctx.cell(ctx.honest(), ctx.target).source
+        code = "\n".join([
+            FIND_COURSE.replace("COURSE", repr(ctx.course)), probe,
+            "try:\n    _leaked = _probe()\nexcept Exception:\n    _leaked = False",
+            ctx.wrong_function(), f"_wrong = {ctx.function}", honest,
+            f"if not _leaked:\n    {ctx.function} = _wrong",
+        ])  # fmt: skip
+        return ctx.files(ctx.with_target(code))
+
+    return build
+
+
+def _copied_solution(ctx: Context) -> dict[str, bytes]:
+    """A wrong answer, replaced by the instructor's if solutions/ can be found and read."""
+    steal = COPY_SOLUTION.replace("FUNCTION", repr(ctx.function))
+    code = "\n".join([ctx.wrong_function(), FIND_COURSE.replace("COURSE", repr(ctx.course)), steal])
+    return ctx.files(ctx.with_target(code))
+
+
 def cases() -> list[Case]:
     """All the red-team cases, in the order of the report's table."""
     return [
@@ -351,9 +479,11 @@ def cases() -> list[Case]:
              _trick("import builtins\nclass Quiet(Exception):\n    pass\n"
                     "builtins.AssertionError = Quiet"), flag=True),
         Case("patched-helpers", "cheat", "grading checks replaced in memory", "item",
-             _trick("import helpers.check.asserts as g\ng.check_array = lambda *a, **k: True\n"
-                    "g.check_value = lambda *a, **k: True\n"
-                    "g.call_student = lambda f, *a, **k: f(*a, **{x: y for x, y in k.items() "
+             _trick("import helpers.check, helpers.check.asserts\n"
+                    "for g in (helpers.check, helpers.check.asserts):\n"
+                    "    g.check_array = lambda *a, **k: True\n"
+                    "    g.check_value = lambda *a, **k: True\n"
+                    "    g.call_student = lambda f, *a, **k: f(*a, **{x: y for x, y in k.items() "
                     "if x not in ('name', 'forbid')})"), flag=True),
         Case("equal-to-anything", "cheat", "returns an object equal to everything", "item",
              lambda ctx: ctx.files(ctx.with_target(
@@ -385,4 +515,19 @@ def cases() -> list[Case]:
              "item", _corrupt_checkpoint),
         Case("missing-student-data", "environment", "reads a data file that is not there",
              "item", _runaway("open('my_training_data.npz', 'rb').read()")),
+        # --- the instructor's files -------------------------------------------------------
+        Case("import-grader", "instructor files", "imports the grader package from the course",
+             "item", _if_reached(IMPORT_GRADER), flag=True),
+        Case("read-grader-source", "instructor files", "reads grader/*.py by absolute path",
+             "item", _if_reached(READ_GRADER), flag=True),
+        Case("copy-solutions", "instructor files",
+             "lists solutions/ and runs the instructor's answer", "item", _copied_solution,
+             flag=True),
+        Case("read-grading-folder", "instructor files",
+             "reads grading/ (reference files, results, logs)", "item",
+             _if_reached(READ_GRADING), flag=True),
+        Case("read-gradebook", "instructor files", "opens gradebook.db read-only", "item",
+             _if_reached(READ_GRADEBOOK), flag=True),
+        Case("read-ledger-key", "instructor files", "reads grading/.ledger-key", "item",
+             _if_reached(READ_LEDGER_KEY), flag=True),
     ]  # fmt: skip
