@@ -1,13 +1,17 @@
 """Tools for testing a graded notebook the way nbgrader will grade it.
 
-The round trip every assignment's test runs: copy the course's nbgrader setup into a
-temporary folder, generate the student version, hand in a set of fake students
-(the solution, the untouched student version, and one plausible wrong answer per
-:class:`Mutation`), autograde them all in ONE nbgrader process (kernel start-ups dominate
-the time), then read every graded cell's score from the gradebook.
+Each assignment describes itself once, as an :class:`Assignment` (its parts, the rules its
+hidden tests follow, what its student version must not leak, and its table of plausible wrong
+answers, each a :class:`Mutation`); tests/assignments/test_every_assignment.py runs the same
+checks on all of them.
 
-Also here: static checks of a notebook's nbgrader metadata and test cells, used by the
-fast hygiene tests.
+The round trip: copy the course's nbgrader setup into a temporary folder, generate the student
+version, hand in a set of fake students (the solution, the untouched student version, and one
+submission per mutation), autograde them all in ONE nbgrader process (kernel start-ups
+dominate the time), then read every graded cell's score from the gradebook.
+
+Also here: static checks of a notebook's nbgrader metadata and test cells, used by the fast
+hygiene tests, and ``course_cli`` for the tests of the instructor's own command.
 """
 
 from __future__ import annotations
@@ -15,16 +19,21 @@ from __future__ import annotations
 import ast
 import copy
 import filecmp
+import functools
 import os
 import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple, Protocol
 
 import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
 
 HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
 HIDDEN_END = "### END HIDDEN TESTS"
@@ -34,6 +43,12 @@ SOLUTION_END = "### END SOLUTION"
 SOLUTION_STUDENT = "solution"
 BLANK_STUDENT = "blank"
 
+# nbgrader's markers: none may survive into any student version, whatever the assignment.
+MARKER_LEAKS = ("BEGIN HIDDEN", "END HIDDEN", "BEGIN SOLUTION", "END SOLUTION")
+
+# solution cell -> its graded test cells, the visible one first, then the hidden ones.
+Parts = Mapping[str, tuple[str, ...]]
+
 
 @dataclass(frozen=True)
 class Mutation:
@@ -42,6 +57,8 @@ class Mutation:
     ``loses`` names the graded test cells that must score 0 with it; every other graded
     cell must keep its full points. ``reason``, if given, must appear in the error message
     of each cell it loses (so a test fails for the intended reason, not by accident).
+    ``files``, if given, tells the assignment's hand-in fixture to put wrong files beside
+    the notebook (the notebook may then be the solution's, unchanged).
     """
 
     name: str
@@ -49,6 +66,7 @@ class Mutation:
     source: str
     loses: frozenset[str]
     reason: str = ""
+    files: str = ""
 
     @property
     def student(self) -> str:
@@ -56,7 +74,197 @@ class Mutation:
         return "mut-" + re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")[:48]
 
 
+class Need(NamedTuple):
+    """A rule for hidden test cells: why a cell breaks it, and the patterns that decide it."""
+
+    why: str
+    any_of: tuple[str, ...]
+
+
+def need(why: str, *any_of: str) -> Need:
+    return Need(why, any_of)
+
+
+# Rules most assignments' hidden tests share.
+PRIVATE_COPIES = need("does not call on private copies", "call_student(")
+FRESH_INPUTS = need("uses no fresh random inputs", "default_rng(")
+NO_HELPERS_OPS = need("relies on a helper a student could patch", r"helpers\.ops")
+INLINE_REFERENCES = need(
+    "computes its references with the course's reference ops",
+    r"\bops\.|import ops|helpers\.ops import",
+)
+
+
+@dataclass(frozen=True, eq=False)
+class HiddenRules:
+    """What the hidden test cells of an assignment must hold, and must not.
+
+    A cell must contain one of the strings of each ``require`` need (its ``own`` needs instead
+    where it has some), and must match no regular expression of a ``refuse`` need. ``skip``
+    names the cells no such rule fits (one that calls no student code has nothing to guard).
+    """
+
+    require: tuple[Need, ...]
+    refuse: tuple[Need, ...] = ()
+    own: Mapping[str, tuple[Need, ...]] = field(default_factory=dict)
+    skip: frozenset[str] = frozenset()
+
+    def problems(self, nb: nbformat.NotebookNode, cells: Iterable[str]) -> list[str]:
+        found = []
+        for grade_id in cells:
+            if grade_id in self.skip:
+                continue
+            source = cell_by_id(nb, grade_id).source
+            for why, options in self.own.get(grade_id, self.require):
+                if not any(option in source for option in options):
+                    found.append(f"{grade_id} {why} (it holds none of {options})")
+            for why, patterns in self.refuse:
+                if any(re.search(pattern, source) for pattern in patterns):
+                    found.append(f"{grade_id} {why}")
+        return found
+
+
+def reference_modules_and(*modules: str) -> HiddenRules:
+    """Rules for hidden tests that forbid REFERENCE_MODULES and ``modules`` to every call.
+
+    Their references are computed inline, never by the course's reference ops.
+    """
+    return HiddenRules(
+        require=(
+            need("has no guard", "REFERENCE_MODULES"),
+            need("has no guard", "forbid="),
+            *(need(f"does not switch off {module}", f'"{module}"') for module in modules),
+            PRIVATE_COPIES,
+            FRESH_INPUTS,
+        ),
+        refuse=(INLINE_REFERENCES,),
+    )
+
+
+# The rules of the assignments whose hidden tests build one FORBID tuple for all their calls.
+FORBID_TUPLE_RULES = HiddenRules(
+    require=(
+        need("does not switch off the course helpers and PyTorch", "FORBID = ("),
+        need("does not switch off the course helpers and PyTorch", "*REFERENCE_MODULES,"),
+        need("does not pass the guard to its calls", "forbid=FORBID"),
+        PRIVATE_COPIES,
+        FRESH_INPUTS,
+    ),
+    refuse=(NO_HELPERS_OPS,),
+)
+
+
+# How an assignment's text announces the points; each returns the mismatches it finds.
+PointsCheck = Callable[[nbformat.NotebookNode, Parts], list[str]]
+
+
+@dataclass(frozen=True, eq=False)
+class Assignment:
+    """Everything the shared tests need to know about one assignment.
+
+    ``hand_in`` names a fixture whose value (a :class:`HandIn`) puts files beside each fake
+    student's notebook; ``seconds_per_submission`` caps the mean autograde time of one.
+    """
+
+    name: str
+    parts: Parts
+    mutations: tuple[Mutation, ...]
+    hidden_rules: HiddenRules
+    leaks: tuple[str, ...] = ()
+    points_shown: PointsCheck | None = None
+    release_keeps: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    hand_in: str = ""
+    seconds_per_submission: float | None = None
+
+    @property
+    def notebook(self) -> str:
+        return f"{self.name}.ipynb"
+
+    @property
+    def source(self) -> Path:
+        return ROOT / "solutions" / self.name / self.notebook
+
+    @property
+    def release(self) -> Path:
+        return ROOT / "exercises" / self.name / self.notebook
+
+    @property
+    def test_cells(self) -> list[str]:
+        return [gid for tests in self.parts.values() for gid in tests]
+
+    @property
+    def hidden_cells(self) -> list[str]:
+        return [gid for tests in self.parts.values() for gid in tests[1:]]
+
+    @property
+    def students(self) -> list[str]:
+        return [SOLUTION_STUDENT, BLANK_STUDENT] + [m.student for m in self.mutations]
+
+
+# --- writing an assignment's mutation table -------------------------------------------------
+
+
+def define(signature: str, body: str) -> str:
+    """Return ``def signature:`` with ``body`` (written flush left) indented under it."""
+    return f"def {signature}:\n" + "".join(
+        f"    {line}\n" if line else "\n" for line in body.strip("\n").splitlines()
+    )
+
+
+def standard_parts(*names: str) -> dict[str, tuple[str, str]]:
+    """Return {NAME_solution: (NAME_tests, NAME_hidden_tests)}, the course's usual grade_ids."""
+    return {f"{n}_solution": (f"{n}_tests", f"{n}_hidden_tests") for n in names}
+
+
+def cells_testing(parts: Parts, *cells: str, hidden_only: bool = False) -> frozenset[str]:
+    """Return the test cells of the solution ``cells`` (only the hidden ones if asked)."""
+    return frozenset(gid for cell in cells for gid in parts[cell][1 if hidden_only else 0 :])
+
+
+def mutation(
+    parts: Parts,
+    name: str,
+    cell: str,
+    source: str,
+    *,
+    hidden_only: bool = False,
+    reason: str = "",
+    also: frozenset[str] = frozenset(),
+) -> Mutation:
+    """A wrong ``cell`` that loses its part's tests (hidden only, if asked) and ``also``."""
+    loses = cells_testing(parts, cell, hidden_only=hidden_only) | also
+    return Mutation(name, cell, source, loses, reason)
+
+
+def solution_sources(assignment: str) -> dict[str, str]:
+    """Return {grade_id: source} of the cells students write in the instructor notebook."""
+    nb = nbformat.read(ROOT / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+    return {gid: cell_by_id(nb, gid).source for gid in solution_cells(nb)}
+
+
+def edit(sources: Mapping[str, str], cell: str, *changes: tuple[str, str]) -> str:
+    """Return the solution of ``cell`` with each ``(old, new)`` applied in turn.
+
+    Each ``old`` must occur exactly once: when the solution changes, the mutation fails
+    loudly instead of quietly becoming another mistake, or none.
+    """
+    source = sources[cell]
+    for old, new in changes:
+        if source.count(old) != 1:
+            raise AssertionError(
+                f"mutation target {old!r} is not in {cell} exactly once: update the mutation"
+            )
+        source = source.replace(old, new)
+    return source
+
+
 # --- reading notebooks --------------------------------------------------------------------
+
+
+@functools.cache
+def load_notebook(path: Path) -> nbformat.NotebookNode:
+    """Read ``path`` once per session; callers must not change what they get."""
+    return nbformat.read(path, as_version=4)
 
 
 def nbgrader_meta(cell: nbformat.NotebookNode) -> dict:
@@ -120,6 +328,46 @@ def silences_warnings(source: str) -> bool:
     return "warnings.catch_warnings()" in source and 'warnings.simplefilter("ignore")' in source
 
 
+# --- how the points are announced (Assignment.points_shown) --------------------------------
+
+
+def points_in_hidden_cells(nb: nbformat.NotebookNode, parts: Parts) -> list[str]:
+    """Each hidden cell's comment (and its part's text) says "(N points)"."""
+    points = graded_cells(nb)
+    return [
+        f"{hidden} does not announce its {points[hidden]:g} points"
+        for tests in parts.values()
+        for hidden in tests[1:]
+        if f"({points[hidden]:g} points)" not in cell_by_id(nb, hidden).source
+    ]
+
+
+def points_table_in_intro(nb: nbformat.NotebookNode, parts: Parts) -> list[str]:
+    """The introduction's table has a row "| visible | hidden | total |" per part."""
+    points = graded_cells(nb)
+    intro = cell_by_id(nb, "intro").source
+    problems = []
+    for visible, *hidden in parts.values():
+        shown, kept = points[visible], sum(points[gid] for gid in hidden)
+        row = f"| {shown:g} | {kept:g} | {shown + kept:g} |"
+        if row not in intro:
+            problems.append(f"the introduction's points table lacks {row}")
+    return problems
+
+
+def points_totals_in_intro(nb: nbformat.NotebookNode, parts: Parts) -> list[str]:
+    """The introduction gives the visible and the hidden total in bold."""
+    points = graded_cells(nb)
+    visible = sum(points[tests[0]] for tests in parts.values())
+    hidden = sum(points.values()) - visible
+    intro = cell_by_id(nb, "intro").source
+    return [
+        f"the introduction does not give the {kind} total **{total:g}**"
+        for kind, total in (("visible", visible), ("hidden", hidden))
+        if f"**{total:g}**" not in intro
+    ]
+
+
 # --- the nbgrader round trip ----------------------------------------------------------------
 
 
@@ -136,11 +384,15 @@ def make_course(repo: Path, dest: Path, assignments: Iterable[str]) -> Path:
     return dest
 
 
-def _run_module(course: Path, module: str, args: Sequence[str], timeout: float):
+def _run_module(
+    course: Path, module: str, args: Sequence[str], timeout: float, *, pythonpath: str = ""
+):
     # nbgrader runs the `alembic` command of its own environment to set up the gradebook.
     bin_dir = str(Path(sys.executable).parent)
     env = dict(os.environ, PYDEVD_DISABLE_FILE_VALIDATION="1", MPLBACKEND="Agg")
     env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+    if pythonpath:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [pythonpath, env.get("PYTHONPATH")]))
     return subprocess.run(
         [sys.executable, "-m", module, *args],
         cwd=course,
@@ -152,8 +404,12 @@ def _run_module(course: Path, module: str, args: Sequence[str], timeout: float):
 
 
 def course_cli(course: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    """Run the instructor's command ``python -m grader ARGS`` in ``course``."""
-    return _run_module(course, "grader", args, timeout)
+    """Run the instructor's command ``python -m grader ARGS`` in ``course``.
+
+    The grader is never installed (the wheel holds ``helpers`` only): a course outside the
+    checkout finds it on PYTHONPATH, as an instructor's does.
+    """
+    return _run_module(course, "grader", args, timeout, pythonpath=str(ROOT))
 
 
 def nbgrader(course: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
@@ -229,6 +485,56 @@ def failure_messages(course: Path, assignment: str, student: str, filename: str)
     return messages
 
 
+class HandIn(Protocol):
+    """Files an assignment needs beside each submitted notebook (a fixture's value)."""
+
+    @property
+    def note(self) -> str:
+        """A line for the mutation report on how the files were made."""
+        ...
+
+    def hand_in(self, folder: Path, files: str) -> None:
+        """Put the files into ``folder``: the good ones, or the wrong ``files`` of a Mutation."""
+        ...
+
+
+@dataclass(frozen=True)
+class Graded:
+    """The gradebook's scores and the failure messages of one round trip's fake students."""
+
+    table: dict[str, dict[str, tuple[float, float]]]
+    messages: dict[str, dict[str, str]]
+    seconds: float
+
+
+def grade_fake_students(
+    course: Path, assignment: Assignment, files: HandIn | None = None
+) -> Graded:
+    """Hand in the solution, the student version and every mutation; autograde them at once.
+
+    ``course`` must hold the generated student version (see :func:`generate`).
+    """
+    name, notebook = assignment.name, assignment.notebook
+    source = nbformat.read(course / "solutions" / name / notebook, as_version=4)
+    blank = nbformat.read(course / "exercises" / name / notebook, as_version=4)
+    submissions = [(SOLUTION_STUDENT, source, ""), (BLANK_STUDENT, blank, "")]
+    for m in assignment.mutations:
+        submissions.append((m.student, with_cell_source(source, m.cell, m.source), m.files))
+    for student, nb, wrong_files in submissions:
+        submit(course, name, student, nb, notebook)
+        if files is not None:
+            files.hand_in(course / "submitted" / student / name, wrong_files)
+
+    start = time.perf_counter()
+    autograde(course, name)
+    seconds = time.perf_counter() - start
+    table = scores(course, name, name, assignment.students)
+    messages = {
+        m.student: failure_messages(course, name, m.student, notebook) for m in assignment.mutations
+    }
+    return Graded(table, messages, seconds)
+
+
 def mutation_problems(
     mutations: Sequence[Mutation],
     table: dict[str, dict[str, tuple[float, float]]],
@@ -274,3 +580,24 @@ def format_mutation_table(
             f"{sum(mx for _, mx in grades.values()):g} | {first} |"
         )
     return "\n".join(rows)
+
+
+def mutation_report(assignment: Assignment, graded: Graded, note: str = "") -> str:
+    """The mutation table, then how long autograding took (and ``note``, if any)."""
+    count = len(assignment.students)
+    lines = [
+        format_mutation_table(assignment.mutations, graded.table, graded.messages),
+        "",
+        *([note] if note else []),
+        f"Autograded {count} submissions in one nbgrader run: {graded.seconds:.1f} s on "
+        f"{os.cpu_count()} cores ({graded.seconds / count:.1f} s per submission).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(assignment: str, report: str) -> Path:
+    """Write ``report`` to _build/mutations-ASSIGNMENT.md, where the course keeps it."""
+    out = ROOT / "_build" / f"mutations-{assignment}.md"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(report)
+    return out

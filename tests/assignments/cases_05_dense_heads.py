@@ -1,0 +1,120 @@
+"""05_dense_heads: its parts, the rules of its hidden tests and its plausible wrong answers.
+
+The wrong answers edit the solution itself (``_edit``), so they follow it when it changes;
+each must lose exactly the points of the test cells it names.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import nbgrader_tools as nt
+from nbgrader_tools import define
+
+NAME = "05_dense_heads"
+PARTS = nt.standard_parts("flatten", "dense", "softmax", "ce", "predict", "flatten_size", "count")
+_wrong = partial(nt.mutation, PARTS)
+_edit = partial(nt.edit, nt.solution_sources(NAME))
+
+MUTATIONS = [
+    _wrong(
+        "flatten reads NHWC (channels last) instead of NCHW",
+        "flatten_solution",
+        _edit(
+            "flatten_solution",
+            (
+                "return x.reshape(x.shape[0], -1).copy()",
+                "return np.moveaxis(x, 1, -1).reshape(x.shape[0], -1)",
+            ),
+        ),
+    ),
+    _wrong(
+        "dense_forward forgets the bias",
+        "dense_solution",
+        _edit("dense_solution", ("return x @ w + b", "return x @ w")),
+    ),
+    _wrong(
+        "softmax without the max shift (overflows at 1000)",
+        "softmax_solution",
+        _edit(
+            "softmax_solution",
+            (
+                "scores.astype(np.float64) - scores.max(axis=1, keepdims=True)",
+                "scores.astype(np.float64)",
+            ),
+        ),
+        hidden_only=True,
+        reason="exp() overflowed",
+    ),
+    _wrong(
+        "softmax normalises over the wrong axis (the examples)",
+        "softmax_solution",
+        _edit(
+            "softmax_solution",
+            ("return e / e.sum(axis=1, keepdims=True)", "return e / e.sum(axis=0, keepdims=True)"),
+        ),
+    ),
+    _wrong(
+        "softmax hands the work to scipy.special.softmax",
+        "softmax_solution",
+        define(
+            "softmax(scores)",
+            """
+from scipy.special import softmax as reference
+
+if scores.ndim != 2:
+    raise ValueError("scores must be (N, K)")
+return reference(scores.astype(np.float64), axis=1)
+""",
+        ),
+        hidden_only=True,
+        reason="called scipy",
+    ),
+    _wrong(
+        "cross_entropy sums over the batch instead of taking the mean",
+        "ce_solution",
+        _edit(
+            "ce_solution",
+            (".sum(axis=1).mean())", ".sum())"),
+            ("logp[np.arange(N), labels].mean())", "logp[np.arange(N), labels].sum())"),
+        ),
+    ),
+    _wrong(
+        "cross_entropy takes the log without clipping (log 0 = -inf)",
+        "ce_solution",
+        _edit("ce_solution", ("np.log(np.clip(probs, eps, 1.0))", "np.log(probs)")),
+        hidden_only=True,
+        reason="clip",
+    ),
+    _wrong(
+        "predict takes the argmax over the examples",
+        "predict_solution",
+        _edit("predict_solution", ("scores.argmax(axis=1)", "scores.argmax(axis=0)")),
+    ),
+    _wrong(
+        "flatten_size rounds pooled sizes up (11 -> 6): one pooled row off",
+        "flatten_size_solution",
+        _edit(
+            "flatten_size_solution",
+            ("H, W = (H - k) // k + 1, (W - k) // k + 1", "H, W = -(-H // k), -(-W // k)"),
+        ),
+    ),
+    _wrong(
+        "count_params forgets the biases",
+        "count_solution",
+        _edit(
+            "count_solution",
+            ("total += (k * k * C + 1) * layer[1]", "total += k * k * C * layer[1]"),
+            ("total += (shape[0] + 1) * layer[1]", "total += shape[0] * layer[1]"),
+        ),
+    ),
+]
+
+ASSIGNMENT = nt.Assignment(
+    name=NAME,
+    parts=PARTS,
+    mutations=tuple(MUTATIONS),
+    hidden_rules=nt.FORBID_TUPLE_RULES,
+    leaks=("FORBID", "_ref_walk", "_ref_softmax", "total += (k * k * C + 1)"),
+    points_shown=nt.points_table_in_intro,
+)
