@@ -3,7 +3,7 @@
 The batch runs ``python -m grader autograde --jobs 2`` on a copy of the course
 in a temporary folder, with every case of ``redteam/cases.py`` handed in by its own
 student, spread over assignments 01-06 (the capstone, which grades a trained network, is
-tested in tests/assignments/test_07_capstone.py), next to one honest submission and one plainly wrong
+tested in tests/assignments), next to one honest submission and one plainly wrong
 "control" per assignment. Then, per case: the expected status, the
 cheated item at 0 or refuted by the cross-check, every honest item at full points.
 For the batch: it finishes within its budget, the gradebook matches the sealed ledger,
@@ -46,7 +46,8 @@ def assignments() -> list[str]:
     # The capstone grades a trained network handed in beside the notebook; without the
     # instructor's reference checkpoint every submission would stop at the environment
     # check and the cases placed there would test nothing. Its grading (good and bad
-    # checkpoints included) is tested end to end in tests/assignments (test_every_assignment.py[07_capstone], test_07_capstone.py).
+    # checkpoints included) is tested end to end in tests/assignments (the 07_capstone case of
+    # test_every_assignment.py and test_07_capstone.py).
     return sorted(
         p.name
         for p in (ROOT / "solutions").iterdir()
