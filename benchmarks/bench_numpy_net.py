@@ -16,7 +16,7 @@ import time
 from threadpoolctl import threadpool_limits
 
 from helpers.data import load_mnist
-from helpers.ops.numpy_cnn import NumpyCNN, accuracy, prepare_images, train
+from helpers.ops.numpy_cnn import NumpyCNN, evaluate_numpy_cnn, prepare_images, train_numpy_cnn
 
 TARGET_ACCURACY = 0.980
 TARGET_SECONDS = 120.0
@@ -37,19 +37,18 @@ def main(argv: list[str] | None = None) -> int:
     net = NumpyCNN(filters=args.filters, hidden=args.hidden, seed=0)
     with threadpool_limits(args.threads):
         start = time.perf_counter()
-        history = train(
+        history = train_numpy_cnn(
             net,
             x,
             y,
-            x_val=x_test,
-            y_val=y_test,
+            val=(x_test, y_test),
             epochs=args.epochs,
             time_budget_s=args.budget,
             verbose=True,
         )
         wall = time.perf_counter() - start
-        acc = accuracy(net, x_test, y_test)
-    train_s = history.seconds[-1]
+        _, acc = evaluate_numpy_cnn(net, x_test, y_test)
+    train_s = sum(history.seconds)
     print(
         f"\nNumPy CNN ({args.filters} filters, {args.hidden} hidden, {args.threads} thread(s)): "
         f"test accuracy {acc:.2%} after {history.steps[-1]} steps; "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -94,10 +95,12 @@ class Conv2dSpec:
 
     @property
     def parameters(self) -> int:
+        """The number of weights and biases: ``(k*k*C_in + 1) * C_out``."""
         return (self.kernel_size * self.kernel_size * self.in_channels + 1) * self.out_channels
 
     @property
     def label(self) -> str:
+        """A short description for a summary table."""
         k = self.kernel_size
         text = f"conv {self.out_channels}@{k}x{k}"
         if self.stride != 1:
@@ -119,6 +122,7 @@ class PoolSpec:
 
     @property
     def label(self) -> str:
+        """A short description for a summary table."""
         stride = self.size if self.stride is None else self.stride
         text = f"{self.kind} pool {self.size}x{self.size}"
         return text + (f", stride {stride}" if stride != self.size else "")
@@ -142,10 +146,12 @@ class DenseSpec:
 
     @property
     def parameters(self) -> int:
+        """The number of weights and biases: ``(n_in + 1) * n_out``."""
         return (self.in_features + 1) * self.out_features
 
     @property
     def label(self) -> str:
+        """A short description for a summary table."""
         text = f"dense {self.in_features}->{self.out_features}"
         return text + (f" + {self.activation}" if self.activation else "")
 
@@ -160,6 +166,7 @@ class ActivationSpec:
 
     @property
     def label(self) -> str:
+        """A short description for a summary table."""
         return self.name
 
 
@@ -231,9 +238,29 @@ def layer_parameters(spec: Any) -> int:
     return as_layer_spec(spec).parameters
 
 
-def count_parameters(specs: Any) -> int:
-    """Return the total parameter count of a list of layer specs (93,322 for the reference)."""
-    return sum(layer_parameters(s) for s in specs)
+def count_parameters(network: Any, *, trainable_only: bool = False) -> int:
+    """Count the weights and biases of a network: a list of layer specs or a PyTorch module.
+
+    A list of layer specs (dataclasses or the tuple forms above) is counted layer by layer
+    with ``layer_parameters``: 93,322 for ``REFERENCE_NETWORK``. Anything with a
+    ``.parameters()`` method, such as a ``torch.nn.Module`` (on any device, ``meta``
+    included), is counted by the numbers its parameters hold; buffers such as batch-norm
+    running means are not parameters and are not counted. With ``trainable_only=True``, frozen
+    parameters (``requires_grad=False``) are left out as well; layer specs are all trainable.
+
+    Returns the total as a Python int.
+    """
+    # Duck-typed, so that helpers.ops never imports torch.
+    if callable(getattr(network, "parameters", None)):
+        found = network.parameters()
+        return sum(int(p.numel()) for p in found if p.requires_grad or not trainable_only)
+    what = "count_parameters counts a list of layer specs or a torch.nn.Module"
+    if isinstance(network, str) or not isinstance(network, Iterable):
+        raise TypeError(f"{what}; got {type(network).__name__}.")
+    try:
+        return sum(layer_parameters(spec) for spec in network)
+    except TypeError as error:
+        raise TypeError(f"{what}: {error}") from None
 
 
 class LayerSummary(NamedTuple):

@@ -2,11 +2,15 @@
 
 :mod:`~helpers.torch.models` holds the course's networks, :mod:`~helpers.torch.zoo` the
 landmark architectures of chapter 8, :mod:`~helpers.torch.plots` pictures of a training
-run, and ``python -m helpers.torch`` trains a model from the command line.
+run, and ``python -m helpers.torch`` trains a model from the command line. ``History`` (the
+record of a run, accuracies as fractions from 0 to 1) and ``count_parameters`` are shared with
+the NumPy side and re-exported here.
 """
 
 from __future__ import annotations
 
+from helpers.history import History
+from helpers.ops.shapes import count_parameters
 from helpers.torch.augment import Augment
 from helpers.torch.checkpoints import load_checkpoint, save_checkpoint
 from helpers.torch.device import (
@@ -18,7 +22,7 @@ from helpers.torch.device import (
     pick_device,
     seed_everything,
 )
-from helpers.torch.fit import History, confusion_matrix, evaluate, fit, predict
+from helpers.torch.fit import TrainConfig, confusion_matrix, evaluate, fit, predict
 
 __all__ = [
     "Augment",
@@ -27,8 +31,10 @@ __all__ = [
     "History",
     "OPTIMIZERS",
     "SCHEDULES",
+    "TrainConfig",
     "bf16_supported",
     "confusion_matrix",
+    "count_parameters",
     "evaluate",
     "fit",
     "load_checkpoint",

@@ -8,9 +8,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from helpers.ops.shapes import count_parameters
 from helpers.torch.device import CHECKPOINT_FORMAT
 
 __all__ = ["load_checkpoint", "save_checkpoint"]
+
+_FORMAT_FAMILY = CHECKPOINT_FORMAT.rsplit(" ", 1)[0]
 
 
 # ── Checkpoints ──────────────────────────────────────────────────────────────────────────────
@@ -19,7 +22,7 @@ __all__ = ["load_checkpoint", "save_checkpoint"]
 def _architecture(model: nn.Module) -> dict:
     return {
         "class": type(model).__name__,
-        "parameters": sum(p.numel() for p in model.parameters()),
+        "parameters": count_parameters(model),
         "shapes": {name: list(t.shape) for name, t in model.state_dict().items()},
     }
 
@@ -103,7 +106,7 @@ def load_checkpoint(
     corrupt or truncated file, or a checkpoint of another architecture raises a clear error and
     leaves the model untouched.
 
-    Returns the whole checkpoint dict (``epoch``, ``history``, ``settings``, ...).
+    Returns the whole checkpoint dict (``epoch``, ``history``, ``config``, ...).
     """
     path = Path(path)
     if not path.is_file():
@@ -119,7 +122,18 @@ def load_checkpoint(
             f"{path} is not a readable checkpoint: the file is corrupt, was cut short, or was "
             f"not written by helpers.torch ({type(error).__name__}: {error}).{fallback}"
         ) from error
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+    written = state.get("format") if isinstance(state, dict) else None
+    if (
+        isinstance(written, str)
+        and written.startswith(_FORMAT_FAMILY)
+        and written != CHECKPOINT_FORMAT
+    ):
+        raise ValueError(
+            f"{path} was written by an older helpers.torch ('{written}', not "
+            f"'{CHECKPOINT_FORMAT}'): it cannot be resumed, so train afresh. Its weights alone "
+            "load with model.load_state_dict(torch.load(path, weights_only=True)['model'])."
+        )
+    if not isinstance(state, dict) or written != CHECKPOINT_FORMAT:
         raise ValueError(
             f"{path} is a torch file but not a helpers.torch checkpoint (it lacks the "
             f"'{CHECKPOINT_FORMAT}' marker); a bare state_dict loads with "

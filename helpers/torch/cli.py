@@ -5,7 +5,8 @@ Example::
     python -m helpers.torch --dataset mnist --model reference --epochs 2 --out runs/mnist
 
 writes ``checkpoint.pt`` (resumable with ``--resume``), ``history.csv`` and ``metrics.json``
-(``test_accuracy`` in percent, ``epochs``, ``train_seconds``, ``device``, ...) into ``--out``.
+(``test_accuracy`` as a fraction from 0 to 1, like every accuracy of the course, ``epochs``,
+``train_seconds``, ``device``, ...) into ``--out``.
 The data is found like everywhere else in the course: ``--data-dir``, else the folder named by
 the environment variable ``CNN_COURSE_DATA``, else the user cache or a download.
 """
@@ -27,13 +28,15 @@ from helpers.torch import (
     SCHEDULES,
     Augment,
     DeviceData,
+    TrainConfig,
     bf16_supported,
+    count_parameters,
     evaluate,
     fit,
     pick_device,
     seed_everything,
 )
-from helpers.torch.models import MODEL_NAMES, build_model, count_parameters
+from helpers.torch.models import MODEL_NAMES, build_model
 
 __all__ = ["main", "parse_args", "run"]
 
@@ -151,10 +154,7 @@ def run(args: argparse.Namespace) -> dict:
         mixed = bf16_supported(device)
     started = time.perf_counter()
     # The test set is shown after every epoch to draw the curves; nothing is tuned on it.
-    history = fit(
-        model,
-        train,
-        val=test,
+    config = TrainConfig(
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
@@ -165,6 +165,12 @@ def run(args: argparse.Namespace) -> dict:
         augment=augment,
         mixed_precision=mixed,
         seed=args.seed,
+    )
+    history = fit(
+        model,
+        train,
+        val=test,
+        config=config,
         checkpoint=args.out / "checkpoint.pt",
         resume=args.resume,
         progress=not args.no_progress,
@@ -176,7 +182,7 @@ def run(args: argparse.Namespace) -> dict:
         "dataset": args.dataset,
         "model": args.model,
         "parameters": count_parameters(model),
-        "test_accuracy": round(test_accuracy, 4),
+        "test_accuracy": round(test_accuracy, 6),
         "test_loss": round(test_loss, 6),
         "epochs": len(history),
         "train_seconds": round(sum(history.seconds), 3),
@@ -197,7 +203,7 @@ def run(args: argparse.Namespace) -> dict:
     }
     _write_json(args.out / "metrics.json", metrics)
     print(
-        f"Test accuracy {test_accuracy:.2f}% after {len(history)} epochs; "
+        f"Test accuracy {test_accuracy:.2%} after {len(history)} epochs; "
         f"{metrics['train_seconds']:.1f} s of training on {device}. Results in {args.out}/."
     )
     return metrics

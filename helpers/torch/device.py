@@ -20,7 +20,8 @@ __all__ = [
 ]
 
 
-CHECKPOINT_FORMAT = "pixels-to-predictions checkpoint v1"
+# v2: accuracies in the history are fractions (0 to 1), and the recipe is stored as "config".
+CHECKPOINT_FORMAT = "pixels-to-predictions checkpoint v2"
 OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULES = ("onecycle", "cosine", "step", "constant")
 

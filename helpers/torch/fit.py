@@ -1,14 +1,14 @@
-"""Training a PyTorch model: the history of a run, evaluation, prediction and the training loop."""
+"""Training a PyTorch model: its configuration, evaluation, prediction and the training loop."""
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from helpers.history import History
 from helpers.torch.augment import Augment
 from helpers.torch.checkpoints import _architecture, load_checkpoint, save_checkpoint
 from helpers.torch.device import (
@@ -26,71 +27,7 @@ from helpers.torch.device import (
     bf16_supported,
 )
 
-__all__ = ["History", "confusion_matrix", "evaluate", "fit", "predict"]
-
-
-# ── History ──────────────────────────────────────────────────────────────────────────────────
-
-
-@dataclass
-class History:
-    """Per-epoch training record: losses, accuracies (percent), learning rate and seconds.
-
-    ``seconds`` is the time of the training pass alone; validation is not counted. Validation
-    columns hold NaN when no validation data was given. Train loss and accuracy are running
-    averages over the epoch's (possibly augmented) batches.
-    """
-
-    epoch: list[int] = field(default_factory=list)
-    train_loss: list[float] = field(default_factory=list)
-    train_accuracy: list[float] = field(default_factory=list)
-    val_loss: list[float] = field(default_factory=list)
-    val_accuracy: list[float] = field(default_factory=list)
-    lr: list[float] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.epoch)
-
-    def append(self, **row: float) -> None:
-        """Add one epoch's row; every column must be given."""
-        names = [f.name for f in fields(self)]
-        if sorted(row) != sorted(names):
-            raise ValueError(f"a history row needs exactly the columns {names}; got {list(row)}.")
-        for name in names:
-            getattr(self, name).append(int(row[name]) if name == "epoch" else float(row[name]))
-
-    def as_dict(self) -> dict[str, list]:
-        """Return the columns as a dict of plain lists (JSON- and checkpoint-friendly)."""
-        return {f.name: list(getattr(self, f.name)) for f in fields(self)}
-
-    @classmethod
-    def from_dict(cls, columns: dict[str, list]) -> History:
-        """Rebuild a history from ``as_dict()`` output."""
-        return cls(**{f.name: list(columns[f.name]) for f in fields(cls)})
-
-    def to_csv(self, path: str | os.PathLike) -> Path:
-        """Write the history as a CSV table, one row per epoch, with a header line.
-
-        Returns the path written.
-        """
-        path = Path(path)
-        names = [f.name for f in fields(self)]
-        with path.open("w", newline="") as file:
-            writer = csv.writer(file)
-            writer.writerow(names)
-            writer.writerows(zip(*(getattr(self, n) for n in names), strict=True))
-        return path
-
-    @classmethod
-    def from_csv(cls, path: str | os.PathLike) -> History:
-        """Read a history written by ``to_csv``."""
-        with Path(path).open(newline="") as file:
-            rows = list(csv.DictReader(file))
-        history = cls()
-        for row in rows:
-            history.append(**{name: float(value) for name, value in row.items()})
-        return history
+__all__ = ["TrainConfig", "confusion_matrix", "evaluate", "fit", "predict"]
 
 
 # ── Evaluation ───────────────────────────────────────────────────────────────────────────────
@@ -113,13 +50,13 @@ def _scores(model: nn.Module, data: DeviceData, batch_size: int) -> torch.Tensor
 
 
 def evaluate(model: nn.Module, data: DeviceData, *, batch_size: int = 1000) -> tuple[float, float]:
-    """Measure mean cross-entropy loss and accuracy (percent) on un-augmented data, in float32.
+    """Measure mean cross-entropy loss and accuracy on un-augmented data, in float32.
 
-    Returns ``(loss, accuracy)``.
+    Returns ``(loss, accuracy)``, the accuracy as a fraction from 0 to 1.
     """
     scores = _scores(model, data, batch_size)
     loss = F.cross_entropy(scores, data.labels).item()
-    accuracy = (scores.argmax(1) == data.labels).float().mean().item() * 100
+    accuracy = (scores.argmax(1) == data.labels).float().mean().item()
     return loss, accuracy
 
 
@@ -150,29 +87,98 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, *, num_classes: int
     return counts.reshape(num_classes, num_classes)
 
 
+# ── The training configuration ───────────────────────────────────────────────────────────────
+
+# Settings a resumed run may change: the precision suits the machine it resumes on, and the
+# random state comes from the checkpoint, not from the seed.
+_FREE_ON_RESUME = {"free_on_resume": True}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The recipe ``fit`` follows: epochs, batch size, optimiser, schedule, smoothing, ...
+
+    ``optimizer`` is one of ``OPTIMIZERS`` ("adamw", "adam", or "sgd" with Nesterov momentum
+    0.9); ``schedule`` one of ``SCHEDULES`` ("onecycle", "cosine", "step" (×0.7 per epoch),
+    "constant"); ``augment`` is called on every training batch as
+    ``augment(x, generator=...)`` (an ``Augment``, or a function of your own);
+    ``mixed_precision=None`` uses bfloat16 autocast where the device supports it.
+
+    A run is resumed only with the recipe it was started with: ``fit(resume=True)`` refuses a
+    checkpoint whose recipe differs, except in ``mixed_precision`` and ``seed``.
+    """
+
+    epochs: int
+    batch_size: int = 128
+    lr: float = 5e-3
+    optimizer: str = "adamw"
+    weight_decay: float = 1e-4
+    schedule: str = "onecycle"
+    label_smoothing: float = 0.1
+    augment: Callable[..., torch.Tensor] | None = None
+    mixed_precision: bool | None = field(default=None, metadata=_FREE_ON_RESUME)
+    seed: int = field(default=0, metadata=_FREE_ON_RESUME)
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError(
+                f"epochs and batch_size must be at least 1; got {self.epochs}, {self.batch_size}."
+            )
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"Unknown optimizer {self.optimizer!r}; choose one of {OPTIMIZERS}.")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"Unknown schedule {self.schedule!r}; choose one of {SCHEDULES}.")
+
+    def recipe(self) -> dict[str, Any]:
+        """Return the settings a resumed run must share, as plain data for a checkpoint."""
+        recipe = {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if not f.metadata.get("free_on_resume")
+        }
+        augment = self.augment
+        # A function's repr holds its memory address, which changes between runs; its name
+        # does not.
+        if augment is not None and not isinstance(augment, Augment):
+            recipe["augment"] = getattr(augment, "__qualname__", type(augment).__name__)
+        else:
+            recipe["augment"] = repr(augment)
+        return recipe
+
+
+def _as_config(config: TrainConfig | None, settings: dict[str, Any]) -> TrainConfig:
+    names = [f.name for f in fields(TrainConfig)]
+    if config is not None and settings:
+        raise TypeError(
+            f"fit takes config=TrainConfig(...) or the settings as keywords, not both; got "
+            f"config and {sorted(settings)}."
+        )
+    unknown = sorted(set(settings) - set(names))
+    if unknown:
+        raise TypeError(f"fit does not know the settings {unknown}; TrainConfig has {names}.")
+    if config is None and "epochs" not in settings:
+        raise TypeError("fit needs epochs=N (or config=TrainConfig(epochs=N, ...)).")
+    return config if config is not None else TrainConfig(**settings)
+
+
 # ── The training loop ────────────────────────────────────────────────────────────────────────
 
 
-def _make_optimizer(
-    model: nn.Module, name: str, lr: float, weight_decay: float
-) -> torch.optim.Optimizer:
-    if name == "adamw":
-        return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    if name == "adam":
-        return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    if name == "sgd":
-        return torch.optim.SGD(
-            model.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay
-        )
-    raise ValueError(f"Unknown optimizer {name!r}; choose one of {OPTIMIZERS}.")
+def _make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    params, lr, decay = model.parameters(), config.lr, config.weight_decay
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True, weight_decay=decay)
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=decay)
+    return torch.optim.AdamW(params, lr=lr, weight_decay=decay)
 
 
 def _make_schedule(
-    optimizer: torch.optim.Optimizer, name: str, lr: float, steps_per_epoch: int, epochs: int
+    optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int
 ) -> torch.optim.lr_scheduler.LRScheduler:
     # All schedules step once per batch.
-    total = steps_per_epoch * epochs
-    if name == "onecycle":
+    total = steps_per_epoch * config.epochs
+    if config.schedule == "onecycle":
         if total < 2:
             raise ValueError(
                 "The 'onecycle' schedule needs at least 2 batches in all (it warms up, then "
@@ -181,29 +187,175 @@ def _make_schedule(
         # A quarter of the steps warm up; very short runs need at least one step per phase.
         warmup = min(max(0.25, 1.5 / total), 0.75)
         return torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=lr, total_steps=total, pct_start=warmup
+            optimizer, max_lr=config.lr, total_steps=total, pct_start=warmup
         )
-    if name == "cosine":
+    if config.schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
-    if name == "step":
+    if config.schedule == "step":
         return torch.optim.lr_scheduler.StepLR(optimizer, step_size=steps_per_epoch, gamma=0.7)
-    if name == "constant":
-        return torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)
-    raise ValueError(f"Unknown schedule {name!r}; choose one of {SCHEDULES}.")
+    return torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)
 
 
-def _rng_state(generator: torch.Generator) -> dict:
-    state = {"torch": torch.get_rng_state(), "data": generator.get_state()}
+def _rng_state(generator: torch.Generator) -> dict[str, Any]:
+    state: dict[str, Any] = {"torch": torch.get_rng_state(), "data": generator.get_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
-def _restore_rng(state: dict, generator: torch.Generator) -> None:
+def _restore_rng(state: dict[str, Any], generator: torch.Generator) -> None:
     torch.set_rng_state(state["torch"].cpu())
     generator.set_state(state["data"].cpu())
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+
+
+@dataclass
+class _Run:
+    """What one training run sets up once and carries from epoch to epoch."""
+
+    device: torch.device
+    mixed_precision: bool
+    channels_last: bool
+    steps_per_epoch: int
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    generator: torch.Generator
+    history: History = field(default_factory=History)
+    first_epoch: int = 1
+
+
+def _set_up(
+    model: nn.Module, train: DeviceData, val: DeviceData | None, config: TrainConfig
+) -> _Run:
+    if len(train) == 0:
+        raise ValueError("The training set is empty.")
+    device = train.device
+    if val is not None and val.device != device:
+        raise ValueError(f"train is on {device} but val on {val.device}: put both on one device.")
+    model.to(device)
+    # Channels-last lets oneDNN/cuDNN pick their fastest convolution kernels.
+    channels_last = device.type in ("cpu", "cuda")
+    if channels_last:
+        model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    steps = math.ceil(len(train) / config.batch_size)
+    optimizer = _make_optimizer(model, config)
+    scheduler = _make_schedule(optimizer, config, steps)
+    generator = torch.Generator().manual_seed(config.seed)
+    torch.manual_seed(config.seed)
+    mixed = config.mixed_precision
+    return _Run(
+        device=device,
+        mixed_precision=bf16_supported(device) if mixed is None else mixed,
+        channels_last=channels_last,
+        steps_per_epoch=steps,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        generator=generator,
+    )
+
+
+def _resume(
+    run: _Run, model: nn.Module, checkpoint: str | os.PathLike, recipe: dict[str, Any]
+) -> None:
+    state = load_checkpoint(
+        checkpoint, model=model, optimizer=run.optimizer, scheduler=run.scheduler
+    )
+    saved = state["config"]
+    changes = [
+        f"{k} was {saved.get(k)!r}, now {v!r}" for k, v in recipe.items() if saved.get(k) != v
+    ]
+    if changes:
+        raise ValueError(
+            f"Cannot resume from {checkpoint}: the training settings differ "
+            f"({', '.join(changes)}). Resume with the settings it was started with, or start "
+            "afresh."
+        )
+    run.history = History.from_dict(state["history"])
+    _restore_rng(state["rng"], run.generator)
+    run.first_epoch = state["epoch"] + 1
+
+
+class _EpochBar:
+    """The progress callback of ``fit``: one tqdm bar per epoch, numbers read back rarely."""
+
+    def __init__(self, epoch: int, epochs: int, steps: int, *, enabled: bool) -> None:
+        self.steps, self.enabled = steps, enabled
+        self.bar = tqdm(
+            total=steps, desc=f"epoch {epoch}/{epochs}", unit="batch", disable=not enabled
+        )
+
+    def __call__(self, step: int, seen: int, loss_sum: torch.Tensor, correct: torch.Tensor) -> None:
+        self.bar.update()
+        # Reading a number back forces a device sync: do it rarely.
+        if self.enabled and (step % 50 == 0 or step == self.steps - 1):
+            self.bar.set_postfix(
+                loss=f"{loss_sum.item() / seen:.4f}", acc=f"{correct.item() / seen:.2%}"
+            )
+
+    def close(self, history: History) -> None:
+        if not math.isnan(history.val_accuracy[-1]):
+            self.bar.set_postfix(
+                loss=f"{history.train_loss[-1]:.4f}",
+                acc=f"{history.train_accuracy[-1]:.2%}",
+                val_acc=f"{history.val_accuracy[-1]:.2%}",
+            )
+        self.bar.close()
+
+
+def _train_epoch(
+    model: nn.Module,
+    train: DeviceData,
+    config: TrainConfig,
+    run: _Run,
+    on_batch: Callable[[int, int, torch.Tensor, torch.Tensor], None],
+) -> tuple[float, float, float]:
+    """One shuffled pass over ``train``; return mean loss, accuracy (0 to 1) and seconds."""
+    model.train()
+    started = time.perf_counter()
+    order = torch.randperm(len(train), generator=run.generator).to(run.device)
+    loss_sum = torch.zeros((), device=run.device)
+    correct = torch.zeros((), device=run.device, dtype=torch.long)
+    for step in range(run.steps_per_epoch):
+        index = order[step * config.batch_size : (step + 1) * config.batch_size]
+        x, y = train.batch(index)
+        if config.augment is not None:
+            x = config.augment(x, generator=run.generator)
+        if run.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(run.device.type, dtype=torch.bfloat16, enabled=run.mixed_precision):
+            scores = model(x)
+            loss = F.cross_entropy(scores.float(), y, label_smoothing=config.label_smoothing)
+        run.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        run.optimizer.step()
+        run.scheduler.step()
+        loss_sum += loss.detach() * len(y)
+        correct += (scores.argmax(1) == y).sum()
+        on_batch(step, min((step + 1) * config.batch_size, len(train)), loss_sum, correct)
+    if run.device.type == "cuda":
+        torch.cuda.synchronize(run.device)
+    seconds = time.perf_counter() - started
+    return loss_sum.item() / len(train), correct.item() / len(train), seconds
+
+
+def _save(
+    checkpoint: str | os.PathLike, model: nn.Module, run: _Run, recipe: dict[str, Any]
+) -> None:
+    save_checkpoint(
+        checkpoint,
+        {
+            "format": CHECKPOINT_FORMAT,
+            "architecture": _architecture(model),
+            "model": model.state_dict(),
+            "optimizer": run.optimizer.state_dict(),
+            "scheduler": run.scheduler.state_dict(),
+            "epoch": run.history.epoch[-1],
+            "history": run.history.as_dict(),
+            "config": recipe,
+            "rng": _rng_state(run.generator),
+        },
+    )
 
 
 def fit(
@@ -211,154 +363,50 @@ def fit(
     train: DeviceData,
     *,
     val: DeviceData | None = None,
-    epochs: int,
-    batch_size: int = 128,
-    lr: float = 5e-3,
-    optimizer: str = "adamw",
-    weight_decay: float = 1e-4,
-    schedule: str = "onecycle",
-    label_smoothing: float = 0.1,
-    augment: Callable[..., torch.Tensor] | None = None,
-    mixed_precision: bool | None = None,
-    seed: int = 0,
+    config: TrainConfig | None = None,
     checkpoint: str | os.PathLike | None = None,
     resume: bool = False,
     progress: bool = True,
     on_epoch_end: Callable[[int, History], None] | None = None,
+    **settings: Any,
 ) -> History:
     """Train a model in place on data held on the device, one shuffled pass per epoch.
 
-    Each epoch shuffles the training set by index, augments training batches if ``augment`` is
-    given (never validation batches), steps the learning-rate ``schedule`` after every batch,
+    The recipe is a ``TrainConfig``: pass ``config=TrainConfig(epochs=2, ...)``, or its fields
+    as keywords (``fit(model, train, epochs=2, lr=1e-3)``), the others keeping their defaults.
+    Each epoch shuffles the training set by index, augments training batches if the recipe
+    says so (never validation batches), steps the learning-rate schedule after every batch,
     evaluates on ``val`` and, if ``checkpoint`` is a path, saves everything needed to resume
     there. With ``resume=True`` and an existing checkpoint, training continues after the last
-    saved epoch, with the optimizer, schedule, history and random state it had.
-    ``mixed_precision=None`` uses bfloat16 autocast where the device supports it. The model's
-    initial weights are the caller's: seed before building it for a repeatable run.
+    saved epoch, with the optimizer, schedule, history and random state it had. ``progress``
+    shows a bar per epoch; ``on_epoch_end(epoch, history)`` runs after every epoch's save.
+    The model's initial weights are the caller's: seed before building it for a repeatable run.
 
     Returns the ``History`` of all epochs (those before a resume included).
     """
-    if epochs < 1 or batch_size < 1:
-        raise ValueError(f"epochs and batch_size must be at least 1; got {epochs}, {batch_size}.")
-    if len(train) == 0:
-        raise ValueError("The training set is empty.")
-    device = train.device
-    if val is not None and val.device != device:
-        raise ValueError(f"train is on {device} but val on {val.device}: put both on one device.")
-    model.to(device)
-    if mixed_precision is None:
-        mixed_precision = bf16_supported(device)
-    # Channels-last lets oneDNN/cuDNN pick their fastest convolution kernels.
-    channels_last = device.type in ("cpu", "cuda")
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
-
-    steps = math.ceil(len(train) / batch_size)
-    opt = _make_optimizer(model, optimizer, lr, weight_decay)
-    scheduler = _make_schedule(opt, schedule, lr, steps, epochs)
-    settings = {
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "lr": lr,
-        "optimizer": optimizer,
-        "weight_decay": weight_decay,
-        "schedule": schedule,
-        "label_smoothing": label_smoothing,
-        "train_size": len(train),
-        # A function's repr holds its memory address, which changes between runs; its name
-        # does not.
-        "augment": (
-            repr(augment)
-            if augment is None or isinstance(augment, Augment)
-            else getattr(augment, "__qualname__", type(augment).__name__)
-        ),
-    }
-    generator = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    history = History()
-    first_epoch = 1
-
+    config = _as_config(config, settings)
+    recipe = {**config.recipe(), "train_size": len(train)}
+    run = _set_up(model, train, val, config)
     if resume and checkpoint is not None and Path(checkpoint).is_file():
-        state = load_checkpoint(checkpoint, model=model, optimizer=opt, scheduler=scheduler)
-        changed = {k: (state["settings"].get(k), v) for k, v in settings.items()}
-        changed = {k: pair for k, pair in changed.items() if pair[0] != pair[1]}
-        if changed:
-            described = ", ".join(f"{k} was {a!r}, now {b!r}" for k, (a, b) in changed.items())
-            raise ValueError(
-                f"Cannot resume from {checkpoint}: the training settings differ ({described}). "
-                "Resume with the settings it was started with, or start afresh."
-            )
-        history = History.from_dict(state["history"])
-        _restore_rng(state["rng"], generator)
-        first_epoch = state["epoch"] + 1
-
-    for epoch in range(first_epoch, epochs + 1):
-        model.train()
-        started = time.perf_counter()
-        order = torch.randperm(len(train), generator=generator).to(device)
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), device=device, dtype=torch.long)
-        bar = tqdm(total=steps, desc=f"epoch {epoch}/{epochs}", unit="batch", disable=not progress)
-        for step in range(steps):
-            index = order[step * batch_size : (step + 1) * batch_size]
-            x, y = train.batch(index)
-            if augment is not None:
-                x = augment(x, generator=generator)
-            if channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=mixed_precision):
-                scores = model(x)
-                loss = F.cross_entropy(scores.float(), y, label_smoothing=label_smoothing)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            scheduler.step()
-            loss_sum += loss.detach() * len(y)
-            correct += (scores.argmax(1) == y).sum()
-            bar.update()
-            # Reading a number back forces a device sync: do it rarely.
-            if progress and (step % 50 == 0 or step == steps - 1):
-                seen = min((step + 1) * batch_size, len(train))
-                bar.set_postfix(
-                    loss=f"{loss_sum.item() / seen:.4f}",
-                    acc=f"{correct.item() / seen * 100:.2f}%",
-                )
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        seconds = time.perf_counter() - started
-        val_loss, val_accuracy = evaluate(model, val) if val is not None else (math.nan,) * 2
-        history.append(
+        _resume(run, model, checkpoint, recipe)
+    for epoch in range(run.first_epoch, config.epochs + 1):
+        bar = _EpochBar(epoch, config.epochs, run.steps_per_epoch, enabled=progress)
+        loss, accuracy, seconds = _train_epoch(model, train, config, run, on_batch=bar)
+        val_loss, val_accuracy = (math.nan, math.nan) if val is None else evaluate(model, val)
+        run.history.append(
             epoch=epoch,
-            train_loss=loss_sum.item() / len(train),
-            train_accuracy=correct.item() / len(train) * 100,
+            steps=epoch * run.steps_per_epoch,
+            train_loss=loss,
+            train_accuracy=accuracy,
             val_loss=val_loss,
             val_accuracy=val_accuracy,
-            lr=opt.param_groups[0]["lr"],
+            lr=run.optimizer.param_groups[0]["lr"],
             seconds=seconds,
         )
-        if val is not None:
-            bar.set_postfix(
-                loss=f"{history.train_loss[-1]:.4f}",
-                acc=f"{history.train_accuracy[-1]:.2f}%",
-                val_acc=f"{val_accuracy:.2f}%",
-            )
-        bar.close()
+        bar.close(run.history)
         if checkpoint is not None:
-            save_checkpoint(
-                checkpoint,
-                {
-                    "format": CHECKPOINT_FORMAT,
-                    "architecture": _architecture(model),
-                    "model": model.state_dict(),
-                    "optimizer": opt.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "epoch": epoch,
-                    "history": history.as_dict(),
-                    "settings": settings,
-                    "rng": _rng_state(generator),
-                },
-            )
+            _save(checkpoint, model, run, recipe)
         if on_epoch_end is not None:
-            on_epoch_end(epoch, history)
+            on_epoch_end(epoch, run.history)
     model.eval()
-    return history
+    return run.history

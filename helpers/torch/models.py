@@ -8,9 +8,12 @@ the conv part and the feature maps of every layer can all be read off the same s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import nn
+
+from helpers.ops.shapes import count_parameters
 
 __all__ = [
     "FruitNet",
@@ -20,19 +23,10 @@ __all__ = [
     "MODEL_NAMES",
     "ReferenceNet",
     "build_model",
-    "count_parameters",
     "feature_maps",
     "layer_table",
     "summary",
 ]
-
-
-def count_parameters(module: nn.Module) -> int:
-    """Count the trainable numbers (weights and biases) of a module.
-
-    Returns the total as a Python int.
-    """
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
 def _check_image_size(name: str, image_size: int, smallest: int) -> None:
@@ -218,12 +212,13 @@ def _leaf_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
 
 def _model_input_shape(model: nn.Module) -> tuple[int, int, int]:
     try:
-        return (model.in_channels, model.image_size, model.image_size)
+        channels, size = cast(int, model.in_channels), cast(int, model.image_size)
     except AttributeError:
         raise TypeError(
             f"{type(model).__name__} does not say which image size it expects: "
             "pass input_shape=(C, H, W)."
         ) from None
+    return (channels, size, size)
 
 
 def _run_with_hooks(model: nn.Module, x: torch.Tensor) -> list[tuple[str, nn.Module, torch.Tensor]]:
@@ -287,8 +282,8 @@ def summary(model: nn.Module, input_shape: tuple[int, int, int] | None = None) -
     lines += [f"{'Layer (type)':<{first}}{'Output Shape':<{second}}{'Param #':>12}", heavy]
     for label, shape, row in zip(labels, shapes, rows, strict=True):
         lines += [f"{label:<{first}}{shape:<{second}}{row.parameters:>12,}", rule]
-    total = sum(p.numel() for p in model.parameters())
-    trainable = count_parameters(model)
+    total = count_parameters(model)
+    trainable = count_parameters(model, trainable_only=True)
     lines[-1] = heavy
     lines += [
         f"Total params: {total:,}",

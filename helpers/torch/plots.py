@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+from matplotlib.ticker import PercentFormatter
 from torch import nn
 
 from helpers.torch import History, confusion_matrix
@@ -31,6 +32,9 @@ __all__ = [
 def plot_history(history: History | dict) -> Figure:
     """Draw loss and accuracy per epoch, training against validation, side by side.
 
+    The accuracies are drawn as they are stored, fractions from 0 to 1; only the axis labels
+    read as percentages.
+
     Returns the Figure.
     """
     columns = history.as_dict() if isinstance(history, History) else history
@@ -39,16 +43,17 @@ def plot_history(history: History | dict) -> Figure:
         raise ValueError("The history is empty: train for at least one epoch first.")
     fig = Figure(figsize=(10, 3.8), layout="constrained")
     loss_ax, acc_ax = fig.subplots(1, 2)
-    for ax, key, label in ((loss_ax, "loss", "loss"), (acc_ax, "accuracy", "accuracy (%)")):
+    for ax, key in ((loss_ax, "loss"), (acc_ax, "accuracy")):
         ax.plot(epochs, columns[f"train_{key}"], "o-", label="training")
         validation = np.asarray(columns[f"val_{key}"], dtype=float)
         if not np.isnan(validation).all():
             ax.plot(epochs, validation, "s--", label="validation")
         ax.set_xlabel("epoch")
-        ax.set_ylabel(label)
+        ax.set_ylabel(key)
         ax.set_xticks(epochs)
         ax.grid(alpha=0.3)
         ax.legend()
+    acc_ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
     loss_ax.set_title("Loss (lower is better)")
     acc_ax.set_title("Accuracy (higher is better)")
     return fig
@@ -77,8 +82,8 @@ def plot_confusion_matrix(
     for (row, col), count in np.ndenumerate(matrix):
         colour = "white" if count > threshold else "black"
         ax.text(col, row, str(count), ha="center", va="center", color=colour, fontsize=8)
-    accuracy = np.trace(matrix) / max(matrix.sum(), 1) * 100
-    ax.set_title(f"Confusion matrix ({accuracy:.2f}% correct)")
+    accuracy = np.trace(matrix) / max(matrix.sum(), 1)
+    ax.set_title(f"Confusion matrix ({accuracy:.2%} correct)")
     return fig
 
 
@@ -130,7 +135,8 @@ def plot_misclassified(
         ax.axis("off")
     for ax, i in zip(axes, shown, strict=False):
         ax.imshow(images[i], cmap="gray" if images.ndim == 3 else None)
-        ax.set_title(f"{class_names[y_true[i]]} → {class_names[y_pred[i]]}", fontsize=8)
+        truth, guess = class_names[int(y_true[i])], class_names[int(y_pred[i])]
+        ax.set_title(f"{truth} → {guess}", fontsize=8)
     fig.suptitle(f"Misclassified: {len(wrong)} of {len(y_true)} (true → predicted)")
     return fig
 

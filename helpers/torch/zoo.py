@@ -25,11 +25,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 import torch
 from matplotlib.figure import Figure
 from torch import nn
+
+from helpers.ops.shapes import count_parameters
 
 __all__ = [
     "ARCHITECTURES",
@@ -48,7 +51,6 @@ __all__ = [
     "VGG_CONFIGS",
     "ZFNet",
     "build",
-    "count_parameters",
     "freeze",
     "output_shape",
     "parameter_breakdown",
@@ -60,21 +62,9 @@ __all__ = [
 
 
 # ---------------------------------------------------------------------------------------------
-# Counting
+# Counting: ``count_parameters`` itself is helpers.ops.shapes's, for layer specs and modules
+# alike; buffers such as LeNet's fixed output prototypes are not parameters and do not count.
 # ---------------------------------------------------------------------------------------------
-
-
-def count_parameters(module: nn.Module, *, trainable_only: bool = False) -> int:
-    """Count the numbers (weights and biases) a module stores as parameters.
-
-    Buffers such as batch-norm running means or LeNet's fixed output prototypes are not
-    parameters and are not counted. With ``trainable_only=True`` frozen parameters (those with
-    ``requires_grad=False``) are left out as well.
-    Returns the total as a Python int.
-    """
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"count_parameters needs a torch.nn.Module, got {type(module).__name__}.")
-    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
 
 
 def parameter_breakdown(module: nn.Module) -> dict[str, int]:
@@ -111,7 +101,7 @@ def weight_depth(module: nn.Module) -> int:
         return 1
     own = getattr(module, "weight_depth", None)
     if callable(own):
-        return int(own())
+        return int(cast(Callable[[], int], own)())
     return sum(weight_depth(child) for child in module.children())
 
 
@@ -213,7 +203,8 @@ class _RBFOutput(nn.Module):
         self.register_buffer("prototypes", (codes.float() * 2 - 1).to(torch.get_default_device()))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return ((x.unsqueeze(1) - self.prototypes.unsqueeze(0)) ** 2).sum(dim=2)
+        prototypes = cast(torch.Tensor, self.prototypes)
+        return ((x.unsqueeze(1) - prototypes.unsqueeze(0)) ** 2).sum(dim=2)
 
     def weight_depth(self) -> int:
         return 1
@@ -248,7 +239,7 @@ class LeNet5Original(nn.Module):
         return self.output(self.squash(self.f6(x)))
 
     def weight_depth(self) -> int:
-        # C1, C3, C5, F6 and the output layer: the "5" in LeNet-5 (S layers are pooling).
+        """Return 5: C1, C3, C5, F6 and the output layer (the S layers are pooling)."""
         return 5
 
 
@@ -385,7 +376,7 @@ class VGG(nn.Module):
 # ---------------------------------------------------------------------------------------------
 
 
-def _conv_relu(c_in: int, c_out: int, k: int, **kwargs: int) -> nn.Sequential:
+def _conv_relu(c_in: int, c_out: int, k: int, **kwargs: Any) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(c_in, c_out, k, **kwargs), nn.ReLU(inplace=True))
 
 
@@ -427,6 +418,7 @@ class Inception(nn.Module):
         return torch.cat([branch(x) for branch in branches], dim=1)
 
     def weight_depth(self) -> int:
+        """Return the depth of the deepest branch: the branches run side by side."""
         return max(weight_depth(b) for b in (self.branch1, self.branch3, self.branch5))
 
 
@@ -508,6 +500,7 @@ class GoogLeNet(nn.Module):
         return out
 
     def weight_depth(self) -> int:
+        """Return the depth of the main path; the side classifiers branch off it."""
         main = (self.stem, self.stage3, self.stage4a, self.stage4bcd, self.stage4e, self.stage5)
         return sum(weight_depth(part) for part in main) + weight_depth(self.head)
 
@@ -545,6 +538,7 @@ class BasicBlock(nn.Module):
         return torch.relu(residual + self.shortcut(x))
 
     def weight_depth(self) -> int:
+        """Return 2: the two 3×3 convolutions; the shortcut runs beside them."""
         return 2
 
 

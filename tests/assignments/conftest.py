@@ -30,7 +30,7 @@ class DigitnetCheckpoint:
     @property
     def note(self) -> str:
         return (
-            f"Checkpoint for the fake students: toolkit recipe, {self.accuracy:.2f}% test "
+            f"Checkpoint for the fake students: toolkit recipe, {self.accuracy:.2%} test "
             f"accuracy, {self.seconds:.1f} s of training on 1 thread."
         )
 
@@ -101,7 +101,8 @@ def digitnet_checkpoint(tmp_path_factory, data_dir) -> DigitnetCheckpoint:
     """One trained digitnet.pt for every capstone test of the session (about 20-40 s)."""
     trained = _trained_checkpoint(tmp_path_factory.mktemp("checkpoint"), data_dir)
     # Below the bar, the honest fake students would fail Part 5 for the recipe's fault.
-    assert trained.accuracy >= 99.0, (
-        f"the toolkit's recipe reached only {trained.accuracy:.2f}% (needs 99.0%)"
+    # evaluate() reports accuracy as a fraction (the course's one unit, see helpers.history).
+    assert trained.accuracy >= 0.99, (
+        f"the toolkit's recipe reached only {trained.accuracy:.2%} (needs 99.00%)"
     )
     return trained

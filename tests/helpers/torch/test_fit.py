@@ -20,6 +20,7 @@ from helpers.torch import (
     Augment,
     DeviceData,
     History,
+    TrainConfig,
     confusion_matrix,
     evaluate,
     fit,
@@ -124,8 +125,9 @@ def test_history_round_trips_through_csv(tmp_path):
     history = History()
     history.append(
         epoch=1,
+        steps=10,
         train_loss=0.5,
-        train_accuracy=90.0,
+        train_accuracy=0.9,
         val_loss=math.nan,
         val_accuracy=math.nan,
         lr=1e-3,
@@ -133,19 +135,22 @@ def test_history_round_trips_through_csv(tmp_path):
     )
     history.append(
         epoch=2,
+        steps=20,
         train_loss=0.25,
-        train_accuracy=95.5,
+        train_accuracy=0.955,
         val_loss=0.3,
-        val_accuracy=94.0,
+        val_accuracy=0.94,
         lr=5e-4,
         seconds=1.25,
     )
     path = history.to_csv(tmp_path / "history.csv")
     assert path.read_text().splitlines()[0] == (
-        "epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds"
+        "epoch,steps,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds"
     )
     again = History.from_csv(path)
-    assert again.epoch == [1, 2] and again.train_accuracy == [90.0, 95.5]
+    assert again.epoch == [1, 2] and again.steps == [10, 20]
+    assert again.train_accuracy == [0.9, 0.955]
+    assert again.as_rows()[1]["val_accuracy"] == 0.94
     assert math.isnan(again.val_loss[0]) and again.val_loss[1] == 0.3
     with pytest.raises(ValueError, match="exactly the columns"):
         history.append(epoch=3, train_loss=0.1)
@@ -224,16 +229,19 @@ def test_short_training_beats_an_untrained_net(mnist_train, mnist_test):
     seed_everything(0)
     model = ReferenceNet()
     _, untrained = evaluate(model, mnist_test)
-    assert untrained < 30
+    assert untrained < 0.3, "accuracy is a fraction from 0 to 1"
     history = fit(model, mnist_train, val=mnist_test, epochs=3, batch_size=64, progress=False)
     assert len(history) == 3 and history.epoch == [1, 2, 3]
-    assert history.val_accuracy[-1] >= 88.0, history.val_accuracy
+    steps = math.ceil(len(mnist_train) / 64)
+    assert history.steps == [steps, 2 * steps, 3 * steps]
+    assert history.val_accuracy[-1] >= 0.88, history.val_accuracy
+    assert 0 < history.train_accuracy[-1] <= 1
     assert history.train_loss[-1] < history.train_loss[0]
     _, accuracy = evaluate(model, mnist_test)
     assert accuracy == pytest.approx(history.val_accuracy[-1])
     predicted = predict(model, mnist_test)
-    agree = (predicted == mnist_test.labels.numpy()).mean() * 100
-    assert agree == pytest.approx(accuracy, abs=1e-3)
+    agree = (predicted == mnist_test.labels.numpy()).mean()
+    assert agree == pytest.approx(accuracy, abs=1e-5)
 
 
 def test_fit_rejects_bad_settings(tiny):
@@ -245,6 +253,28 @@ def test_fit_rejects_bad_settings(tiny):
         fit(ReferenceNet(), tiny, epochs=1, schedule="warp", progress=False)
     with pytest.raises(ValueError, match="at least 2 batches"):
         fit(ReferenceNet(), tiny.subset(10), epochs=1, batch_size=64, progress=False)
+
+
+def test_the_recipe_is_a_frozen_train_config(tiny):
+    config = TrainConfig(epochs=1, batch_size=64, schedule="constant")
+    with pytest.raises(AttributeError):
+        config.epochs = 2  # type: ignore[misc]
+    assert TrainConfig(epochs=1).label_smoothing == 0.1
+    recipe = TrainConfig(epochs=1, augment=Augment(), seed=3).recipe()
+    assert recipe["augment"].startswith("Augment(") and "seed" not in recipe
+    with pytest.raises(TypeError, match="not both"):
+        fit(ReferenceNet(), tiny, config=config, lr=1e-3, progress=False)
+    with pytest.raises(TypeError, match="does not know the settings \\['epoch'\\]"):
+        fit(ReferenceNet(), tiny, epoch=1, progress=False)
+    with pytest.raises(TypeError, match="needs epochs"):
+        fit(ReferenceNet(), tiny, progress=False)
+    seed_everything(0)
+    by_config = fit(ReferenceNet(), tiny, config=config, progress=False)
+    seed_everything(0)
+    by_keywords = fit(
+        ReferenceNet(), tiny, epochs=1, batch_size=64, schedule="constant", progress=False
+    )
+    assert by_config.train_loss == by_keywords.train_loss
 
 
 # ── Checkpoints ──────────────────────────────────────────────────────────────────────────────
@@ -354,6 +384,11 @@ def test_corrupt_or_foreign_checkpoint_gets_a_clear_error(saved, tmp_path):
         load_checkpoint(bare, model=ReferenceNet())
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         load_checkpoint(tmp_path / "missing.pt", model=ReferenceNet())
+    older = tmp_path / "older.pt"
+    state = torch.load(path, weights_only=True)
+    torch.save({**state, "format": "pixels-to-predictions checkpoint v1"}, older)
+    with pytest.raises(ValueError, match="older helpers.torch .* train afresh"):
+        load_checkpoint(older, model=ReferenceNet())
 
 
 def test_checkpoint_with_pickled_code_is_refused(tmp_path):
@@ -421,7 +456,7 @@ def test_command_line_writes_checkpoint_and_metrics(tmp_path, data_dir):
         assert key in metrics, key
     assert metrics["epochs"] == 1 and metrics["device"] == "cpu"
     assert metrics["parameters"] == 93_322 and metrics["train_images"] == 600
-    assert 0 <= metrics["test_accuracy"] <= 100 and metrics["train_seconds"] > 0
+    assert 0 <= metrics["test_accuracy"] <= 1 and metrics["train_seconds"] > 0
     assert History.from_csv(out / "history.csv").epoch == [1]
     state = load_checkpoint(out / "checkpoint.pt", model=ReferenceNet())
     assert state["epoch"] == 1

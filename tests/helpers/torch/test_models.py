@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from helpers import ops
+from helpers.torch import count_parameters
 from helpers.torch.models import (
     MLP,
     MODEL_NAMES,
@@ -12,7 +14,6 @@ from helpers.torch.models import (
     LeNet5,
     ReferenceNet,
     build_model,
-    count_parameters,
     feature_maps,
     layer_table,
     summary,
@@ -39,6 +40,18 @@ def test_reference_net_has_the_syllabus_parameter_counts():
     assert count_parameters(model) == 93_322
     assert count_parameters(model.features) == 55_744
     assert count_parameters(model.classifier) == 93_322 - 55_744
+
+
+def test_one_parameter_counter_serves_layer_specs_and_modules():
+    assert count_parameters is ops.count_parameters
+    assert count_parameters(ReferenceNet()) == count_parameters(ops.REFERENCE_NETWORK)
+    assert count_parameters(ops.REFERENCE_NETWORK, trainable_only=True) == 93_322
+    frozen = ReferenceNet()
+    frozen.features.requires_grad_(False)
+    assert count_parameters(frozen) == 93_322
+    assert count_parameters(frozen, trainable_only=True) == 93_322 - 55_744
+    text = summary(frozen)
+    assert "Total params: 93,322" in text and "Trainable params: 37,578" in text
 
 
 def test_reference_net_layers_have_the_expected_output_shapes():

@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from helpers import ops
+from helpers.torch import count_parameters
 from helpers.torch import zoo as arch
 
 
@@ -38,7 +39,7 @@ def test_lenet5_has_the_papers_60000_trainable_parameters() -> None:
     c3 = sum(conv(5, len(row), 1) for row in arch.LENET5_C3_TABLE)
     assert c3 == 1516, "the paper gives C3 1,516 trainable parameters"
     expected = conv(5, 1, 6) + 2 * 6 + c3 + 2 * 16 + conv(5, 16, 120) + dense(120, 84)
-    assert arch.count_parameters(model) == expected == 60_000
+    assert count_parameters(model) == expected == 60_000
     # The prototypes of the output layer are fixed: a buffer, not a parameter.
     assert model.output.prototypes.shape == (10, 84)
     assert all(p is not model.output.prototypes for p in model.parameters())
@@ -53,7 +54,7 @@ def test_lenet5_c3_table_uses_every_s2_map_ten_times() -> None:
 
 
 def test_original_and_modern_lenet5_differ_exactly_by_their_documented_parts() -> None:
-    original = arch.count_parameters(arch.build("LeNet-5"))
+    original = count_parameters(arch.build("LeNet-5"))
     full_c3, sparse_c3 = conv(5, 6, 16), 1516
     trainable_subsampling = 2 * 6 + 2 * 16
     dense_output = dense(84, 10)  # the modern version learns its output layer
@@ -71,7 +72,7 @@ def test_alexnet_count_follows_the_two_gpu_wiring() -> None:
         + conv(3, 384, 256, groups=2)
     )
     heads = dense(256 * 6 * 6, 4096) + dense(4096, 4096) + dense(4096, 1000)
-    assert arch.count_parameters(model) == convs + heads == 60_965_224
+    assert count_parameters(model) == convs + heads == 60_965_224
     assert tuple(model.features[4].weight.shape) == (256, 48, 5, 5), "conv2 sees half the maps"
     assert arch.parameter_breakdown(model) == {"conv": convs, "dense": heads, "norm": 0}
 
@@ -85,7 +86,7 @@ def test_zfnet_count() -> None:
         + conv(3, 384, 256)
     )
     heads = dense(9216, 4096) + dense(4096, 4096) + dense(4096, 1000)
-    assert arch.count_parameters(arch.build("ZF Net")) == convs + heads
+    assert count_parameters(arch.build("ZF Net")) == convs + heads
 
 
 @pytest.mark.parametrize(("depth", "published"), [(16, 138_357_544), (19, 143_667_240)])
@@ -95,7 +96,7 @@ def test_vgg_counts_match_formula_and_published_totals(depth: int, published: in
     heads = dense(512 * 7 * 7, 4096) + dense(4096, 4096) + dense(4096, 1000)
     with torch.device("meta"):
         model = arch.VGG(depth)
-    assert arch.count_parameters(model) == convs + heads == published
+    assert count_parameters(model) == convs + heads == published
 
 
 def inception(c_in: int, c1: int, r3: int, c3: int, r5: int, c5: int, pp: int) -> int:
@@ -111,7 +112,7 @@ def inception(c_in: int, c1: int, r3: int, c3: int, r5: int, c5: int, pp: int) -
 
 def test_inception_module_count_and_channels() -> None:
     module = arch.Inception(192, 64, 96, 128, 16, 32, 32)
-    assert arch.count_parameters(module) == inception(192, 64, 96, 128, 16, 32, 32) == 163_696
+    assert count_parameters(module) == inception(192, 64, 96, 128, 16, 32, 32) == 163_696
     out = module(torch.zeros(2, 192, 28, 28))
     assert tuple(out.shape) == (2, 256, 28, 28) and module.out_channels == 256
 
@@ -131,11 +132,11 @@ def test_googlenet_count_with_and_without_side_classifiers() -> None:
     stem = conv(7, 3, 64) + conv(1, 64, 64) + conv(3, 64, 192)
     expected = stem + sum(inception(*row) for row in table) + dense(1024, 1000)
     model = arch.build("GoogLeNet")
-    assert arch.count_parameters(model) == expected == 6_998_552
+    assert count_parameters(model) == expected == 6_998_552
     side = lambda c_in: conv(1, c_in, 128) + dense(2048, 1024) + dense(1024, 1000)  # noqa: E731
     with torch.device("meta"):
         with_aux = arch.GoogLeNet(aux_classifiers=True)
-    assert arch.count_parameters(with_aux) == expected + side(512) + side(528)
+    assert count_parameters(with_aux) == expected + side(512) + side(528)
 
 
 def test_googlenet_side_classifiers_only_answer_in_training_mode() -> None:
@@ -151,13 +152,13 @@ def test_googlenet_side_classifiers_only_answer_in_training_mode() -> None:
 
 
 def test_resnet_counts_match_published_totals() -> None:
-    assert arch.count_parameters(arch.build("ResNet-18")) == 11_689_512
-    assert arch.count_parameters(arch.build("ResNet-34")) == 21_797_672
+    assert count_parameters(arch.build("ResNet-18")) == 11_689_512
+    assert count_parameters(arch.build("ResNet-34")) == 21_797_672
 
 
 def test_densenet121_count_matches_published_total() -> None:
     model = arch.build("DenseNet-121")
-    assert arch.count_parameters(model) == 7_978_856
+    assert count_parameters(model) == 7_978_856
     parts = arch.parameter_breakdown(model)
     assert sum(parts.values()) == 7_978_856 and parts["dense"] == dense(1024, 1000)
 
@@ -165,7 +166,7 @@ def test_densenet121_count_matches_published_total() -> None:
 @pytest.mark.parametrize("name", list(arch.ARCHITECTURES))
 def test_breakdown_adds_up_to_the_total(name: str) -> None:
     model = arch.build(name)
-    assert sum(arch.parameter_breakdown(model).values()) == arch.count_parameters(model)
+    assert sum(arch.parameter_breakdown(model).values()) == count_parameters(model)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -224,7 +225,7 @@ def test_basic_block_with_a_silenced_branch_is_the_identity() -> None:
         x = torch.relu(torch.randn(2, 16, 5, 5))
         assert torch.equal(block(x), x)
     expected = 2 * conv(3, 16, 16, bias=False) + 2 * bn(16)
-    assert arch.count_parameters(block) == expected
+    assert count_parameters(block) == expected
 
 
 def test_basic_block_downsampling_uses_a_projection_shortcut() -> None:
@@ -233,7 +234,7 @@ def test_basic_block_downsampling_uses_a_projection_shortcut() -> None:
     residual = conv(3, 64, 128, bias=False) + conv(3, 128, 128, bias=False) + 2 * bn(128)
     shortcut = conv(1, 64, 128, bias=False) + bn(128)
     expected = residual + shortcut
-    assert arch.count_parameters(block) == expected
+    assert count_parameters(block) == expected
 
 
 def test_dense_block_grows_by_the_growth_rate_per_layer() -> None:
@@ -255,8 +256,8 @@ def test_dense_block_grows_by_the_growth_rate_per_layer() -> None:
 def test_freezing_and_unfreezing_change_the_trainable_count() -> None:
     model = arch.TinyNet(num_classes=5)
     total = conv(3, 1, 8) + conv(3, 8, 16) + dense(16 * 7 * 7, 5)
-    assert arch.count_parameters(model) == arch.count_parameters(model, trainable_only=True)
-    assert arch.count_parameters(model) == total
+    assert count_parameters(model) == count_parameters(model, trainable_only=True)
+    assert count_parameters(model) == total
     assert arch.freeze(model.block1) is model.block1
     arch.freeze(model.block2)
     assert arch.trainable_table(model) == [
@@ -264,10 +265,10 @@ def test_freezing_and_unfreezing_change_the_trainable_count() -> None:
         ("block2", conv(3, 8, 16), 0),
         ("head", dense(784, 5), dense(784, 5)),
     ]
-    assert arch.count_parameters(model, trainable_only=True) == dense(784, 5)
+    assert count_parameters(model, trainable_only=True) == dense(784, 5)
     arch.unfreeze(model.block2)
-    assert arch.count_parameters(model, trainable_only=True) == dense(784, 5) + conv(3, 8, 16)
-    assert arch.count_parameters(model) == total
+    assert count_parameters(model, trainable_only=True) == dense(784, 5) + conv(3, 8, 16)
+    assert count_parameters(model) == total
 
 
 def test_a_frozen_block_does_not_change_during_training() -> None:
@@ -303,8 +304,10 @@ def test_bad_arguments_get_clear_errors() -> None:
         arch.ResNet(50)
     with pytest.raises(ValueError, match=r"\(C, H, W\)"):
         arch.output_shape(arch.TinyNet(), (28, 28))
-    with pytest.raises(TypeError, match="nn.Module"):
-        arch.count_parameters([torch.zeros(3)])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="layer specs or a torch.nn.Module"):
+        count_parameters([torch.zeros(3)])
+    with pytest.raises(TypeError, match="got int"):
+        count_parameters(3)
 
 
 def test_plot_parameter_history_draws_two_panels() -> None:
