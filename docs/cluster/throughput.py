@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def honest(release: nbformat.NotebookNode, source: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Return the release with the instructor's answers filled in: a student right on every part."""
     answers = {
         c.metadata["nbgrader"]["grade_id"]: c.source
         for c in source.cells
@@ -42,6 +43,7 @@ def honest(release: nbformat.NotebookNode, source: nbformat.NotebookNode) -> nbf
 
 
 def main() -> int:
+    """Grade a class of honest students with each number of jobs and print submissions/minute."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--assignment", default="01_pixels")
     parser.add_argument("--students", type=int, default=8)

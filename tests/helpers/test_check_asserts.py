@@ -1,4 +1,4 @@
-"""Unit tests of helpers.check.asserts: every check fails with a useful message on a wrong answer."""
+"""Unit tests of helpers.check.asserts: each check fails with a useful message on a wrong answer."""
 
 from __future__ import annotations
 
