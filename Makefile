@@ -84,7 +84,7 @@ test-fast: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pyright
+	$(BIN)/pyright --project pyproject.toml --warnings
 
 # --- students ---------------------------------------------------------------
 lab: install
