@@ -332,6 +332,8 @@ def test_a_submission_sees_helpers_and_data_but_nothing_of_the_grader(
     tmp_path: Path, sandbox_ok: None
 ) -> None:
     runner = grading_runner(tmp_path)
+    # The sandbox binds the data folder at its resolved path (../shared may be a link).
+    data_dir = runner.settings.data_dir.resolve() if runner.settings.data_dir else "/nowhere"
     code = (
         "import importlib.util, json, os, sys\n"
         f"root = {str(ROOT)!r}\n"
@@ -341,7 +343,7 @@ def test_a_submission_sees_helpers_and_data_but_nothing_of_the_grader(
         "    'listing': sorted(os.listdir(root)),\n"
         f"    'shown': [p for p in {PRIVATE!r} if os.path.lexists(os.path.join(root, p))],\n"
         f"    'source': os.path.exists({str(ROOT / 'grader' / 'harness.py')!r}),\n"
-        f"    'data': os.path.isdir({str(runner.settings.data_dir or '/nowhere')!r}),\n"
+        f"    'data': os.path.isdir({str(data_dir)!r}),\n"
         "}))\n"
     )  # fmt: skip
     proc = run_boxed(tmp_path, code, readonly=runner.readonly)
