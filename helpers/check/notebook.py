@@ -1,8 +1,8 @@
 """Self-check a graded notebook: run its saved file in a fresh kernel and report part by part.
 
-From a terminal in the course folder::
+From a terminal, in any folder (give the path of the notebook)::
 
-    python -m helpers.check exercises/01_pixels/01_pixels.ipynb
+    python -m helpers.check 01_pixels.ipynb
 
 or from a notebook cell::
 
@@ -13,6 +13,9 @@ The notebook on disk is read, never written: a fresh kernel runs a copy of it in
 memory. Each graded test cell is reported under its part (the ``##`` heading above it)
 with its points, and the message of its first failed assert. Hidden tests are not in
 the student version; they are listed with their points and run only at grading time.
+
+The kernel is the one the notebook names; a Python notebook saved with a kernel that is not
+installed here (e.g. a hub's) runs in this Python's own kernel instead.
 """
 
 from __future__ import annotations
@@ -204,15 +207,27 @@ def _error_text(outputs: list) -> str | None:
     return None
 
 
-def _run(nb: nbformat.NotebookNode, folder: Path, timeout: int) -> None:
-    """Execute ``nb`` in place in a fresh kernel started in ``folder``, keeping every error."""
+def _kernel_name(nb: nbformat.NotebookNode) -> str:
+    """Return the kernel to run ``nb`` in: its own, or this Python's for a Python notebook
+    whose kernel is not installed here."""
+    from jupyter_client.kernelspec import NATIVE_KERNEL_NAME, KernelSpecManager
+
+    spec = nb.metadata.get("kernelspec", {})
+    name = spec.get("name") or NATIVE_KERNEL_NAME
+    language = spec.get("language") or nb.metadata.get("language_info", {}).get("name")
+    if language != "python" or name in KernelSpecManager().find_kernel_specs():
+        return name
+    return NATIVE_KERNEL_NAME
+
+
+def _run(nb: nbformat.NotebookNode, folder: Path, timeout: int, kernel: str) -> None:
+    """Execute ``nb`` in place in a fresh ``kernel`` started in ``folder``, keeping every error."""
     # Starting kernels pulls in zmq and asyncio machinery: load it only when a check runs,
     # not whenever a test cell imports helpers.check.
     from jupyter_client.kernelspec import NoSuchKernel
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-    kernel = nb.metadata.get("kernelspec", {}).get("name", "python3")
     client = NotebookClient(
         nb,
         timeout=timeout,
@@ -229,8 +244,10 @@ def _run(nb: nbformat.NotebookNode, folder: Path, timeout: int) -> None:
         client.execute(stderr=subprocess.DEVNULL)
     except NoSuchKernel:
         raise NotebookError(
-            f"the notebook asks for the Jupyter kernel '{kernel}', which is not installed. "
-            "Run `make install`, or pick the course kernel in Jupyter and save again."
+            f"the notebook asks for the Jupyter kernel '{kernel}', which is not installed "
+            f"here. Install a Python kernel into this Python ({sys.executable}) with "
+            "`python -m pip install ipykernel`, or open the notebook in Jupyter, pick a "
+            "Python 3 kernel (Kernel > Change Kernel), save it and check again."
         ) from None
     except DeadKernelError:
         raise NotebookError(
@@ -266,11 +283,15 @@ def check_notebook(path: str | os.PathLike, *, timeout: int = 120, quiet: bool =
     if not any(c.cell_type == "code" for c in graded):
         raise NotebookError(
             f"{path.name} has no graded test cells, so there is nothing to check. "
-            "Is it an exercise notebook from exercises/?"
+            "Give the assignment's notebook, as downloaded (e.g. 01_pixels.ipynb)."
         )
+    kernel = _kernel_name(nb)
     if not quiet:
         print(f"Running {path.name} in a fresh kernel (the saved file; unsaved edits are not seen)")
-    _run(nb, path.parent, timeout)
+        asked = nb.metadata.get("kernelspec", {}).get("name")
+        if asked and asked != kernel:
+            print(f"Its kernel '{asked}' is not installed here: using the '{kernel}' kernel.")
+    _run(nb, path.parent, timeout, kernel)
 
     tests: list[TestResult] = []
     notes: dict[str, PartNotes] = {}

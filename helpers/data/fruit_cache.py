@@ -21,12 +21,13 @@ from pathlib import Path
 from .checksums import folder_hashes, sha256_file
 from .fetch import atomic_write, download, unzip
 from .fruit_copies import FolderCopy, ZipCopy, fruit_manifest, mismatches
-from .sources import DataError, cache_dir, how_to_fix
+from .sources import DataError, cache_dir, course_mirrors, how_to_fix
 
 # The official release archive, pinned to one commit of the data set's repository (the commit
 # TensorFlow Datasets names as release 2019.08.14.0). GitHub builds this zip on request, so its
 # own bytes are not promised to stay identical: we record its SHA-256 on first download and
-# check every member we use against the course's per-file manifest instead.
+# check every member we use against the course's per-file manifest instead. The course's own
+# mirrors (CNN_COURSE_MIRRORS, as <base>/fruits-360/<FRUITS_ARCHIVE_NAME>) are tried first.
 FRUITS_ARCHIVE_URLS = ("https://github.com/Horea94/Fruit-Images-Dataset/archive/3a2533e.zip",)
 FRUITS_ARCHIVE_NAME = "Fruit-Images-Dataset-3a2533e.zip"
 FRUITS_ARCHIVE_SHA256: str | None = None
@@ -62,6 +63,12 @@ def cached_fruits(
     return copy
 
 
+def fruits_archive_urls() -> list[str]:
+    """Return the URLs to try for the release zip: the course's mirrors, then the public ones."""
+    mirrors = [base + "fruits-360/" + FRUITS_ARCHIVE_NAME for base in course_mirrors()]
+    return mirrors + list(FRUITS_ARCHIVE_URLS)
+
+
 def _cached_archive(allow_download: bool) -> ZipCopy:
     """Return the release zip from our cache, downloading it (and recording its hash) if needed."""
     folder = cache_dir() / "downloads"
@@ -84,7 +91,7 @@ def _cached_archive(allow_download: bool) -> ZipCopy:
             f"Fruits-360 is not in the course cache {folder} and downloading is switched off. "
             + how_to_fix()
         )
-    download(FRUITS_ARCHIVE_NAME, FRUITS_ARCHIVE_URLS, folder, sha256=expected)
+    download(FRUITS_ARCHIVE_NAME, fruits_archive_urls(), folder, sha256=expected)
     try:
         archive = ZipCopy(path, f"{path} (course cache, downloaded)")
     except DataError:

@@ -126,6 +126,44 @@ def _check_fruit_args(split: str, classes: Sequence[str] | None) -> tuple[str, l
     return FRUIT_SPLITS[split], sorted(names)
 
 
+def ensure_fruits(
+    *,
+    classes: Sequence[str] | None = None,
+    data_dir: str | os.PathLike | None = None,
+    allow_download: bool = True,
+) -> str:
+    """Make sure the photos of both splits are available and intact, without decoding them.
+
+    Looks where `load_fruits` looks (data_dir=, CNN_COURSE_DATA, the cache) and fills the cache
+    from the release zip when needed. Returns where the photos are, in the words of
+    `data_source`; raises DataError when they cannot be had.
+    """
+    notes, count, known = [], 0, 0
+    manifest = fruit_manifest()
+    for split in FRUIT_SPLITS:
+        split_dir, names = _check_fruit_args(split, classes)
+        copy = _fruit_copy(
+            split_dir, names, data_dir=data_dir, allow_download=allow_download, verify=True
+        )
+        try:
+            for name in names:
+                rels = copy.files(split_dir, name)
+                if not rels:
+                    raise DataError(f"No class {name!r} in {split_dir}/ of {copy.note}.")
+                digests = verified_hashes(copy, rels)
+                count += len(rels)
+                known += sum(manifest.get(rel) == digests[rel] for rel in rels)
+        finally:
+            copy.close()
+        if copy.note not in notes:
+            notes.append(copy.note)
+    unknown = count - known
+    return (
+        f"{' and '.join(notes)}: {count:,} photos of {len(names)} classes, {known:,} verified "
+        "against the course's checksums" + (f", {unknown:,} not in them" if unknown else "")
+    )
+
+
 def load_fruits(
     split: str = "train",
     *,

@@ -19,7 +19,7 @@ import numpy as np
 from .checksums import folder_hashes
 from .fallback import mnist_fallback
 from .fetch import download
-from .sources import DataError, cache_dir, how_to_fix, named_root, note_source
+from .sources import DataError, cache_dir, course_mirrors, how_to_fix, named_root, note_source
 
 # The four original MNIST files as every mirror serves them: (bytes, md5, sha256).
 MNIST_FILES = {
@@ -67,7 +67,8 @@ MNIST_SPLITS = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", 60_000),
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", 10_000),
 }
-# Tried in order; each serves the four files above under these names.
+# Tried in order, after the course's own mirrors (CNN_COURSE_MIRRORS, as <base>/mnist/<file>);
+# each serves the four files above under these names.
 MNIST_MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
@@ -163,6 +164,13 @@ def _named_mnist(root: Path, names: Sequence[str], how: str) -> tuple[Path, list
     return folder, paths
 
 
+def mnist_urls(name: str) -> list[str]:
+    """Return the URLs to try for one MNIST file: the course's mirrors, then the public ones."""
+    return [base + "mnist/" + name for base in course_mirrors()] + [
+        base + name for base in MNIST_MIRRORS
+    ]
+
+
 def _cached_mnist(names: Sequence[str], allow_download: bool) -> tuple[list[Path], str]:
     """Make sure our cache holds verified copies of `names`; return their paths and a note."""
     folder = cache_dir() / "mnist"
@@ -182,11 +190,29 @@ def _cached_mnist(names: Sequence[str], allow_download: bool) -> tuple[list[Path
             path.unlink()
         if not allow_download:
             raise DataError(f"{n} is not in the cache {folder} and downloading is switched off.")
-        download(n, [base + n for base in MNIST_MIRRORS], folder, sha256=sha256)
+        download(n, mnist_urls(n), folder, sha256=sha256)
         downloaded.append(n)
     note = f"{folder} (course cache"
     note += f", downloaded {', '.join(downloaded)})" if downloaded else ")"
     return [folder / n for n in names], note
+
+
+def ensure_mnist(*, data_dir: str | os.PathLike | None = None, allow_download: bool = True) -> str:
+    """Make sure the four MNIST files are available and intact, without loading them.
+
+    Looks where `load_mnist` looks (data_dir=, CNN_COURSE_DATA, the cache) and downloads into
+    the cache what is missing. Returns where the files are, in the words of `data_source`;
+    raises DataError when they cannot be had (`load_mnist` would then fall back).
+    """
+    names = list(MNIST_FILES)
+    named = named_root(data_dir)
+    if named is not None:
+        root, how = named
+        folder, _ = _named_mnist(root, names, how)
+        note = f"{folder} (named by {how})"
+    else:
+        _, note = _cached_mnist(names, allow_download)
+    return f"{note}, checksums verified"
 
 
 def load_mnist(

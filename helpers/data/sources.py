@@ -2,7 +2,9 @@
 
 The search order, first match wins: the folder passed as ``data_dir=``, the folder named by
 ``CNN_COURSE_DATA``, the course's cache (``CNN_COURSE_CACHE`` or the user cache folder), a
-download into that cache, and last the announced offline fallback.
+download into that cache, and last the announced offline fallback. Downloads try the course's
+own mirrors first (the base URLs in ``CNN_COURSE_MIRRORS``, space separated, each serving
+``mnist/<file>`` and ``fruits-360/<release zip>``), then the public ones.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import platformdirs
 
 DATA_ENV = "CNN_COURSE_DATA"
 CACHE_ENV = "CNN_COURSE_CACHE"
+MIRRORS_ENV = "CNN_COURSE_MIRRORS"
 APP_NAME = "pixels-to-predictions"
 
 
@@ -32,6 +35,13 @@ def cache_dir() -> Path:
         return Path(env).expanduser()
     # appauthor=False keeps the Windows folder one level shallower, where earlier releases put it.
     return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
+
+
+def course_mirrors() -> list[str]:
+    """Return the base URLs listed in CNN_COURSE_MIRRORS, in order, each ending in "/"."""
+    # A course's setup cell exports its mirrors here (helpers.course_setup), so every loader
+    # in the kernel tries them before the public mirrors.
+    return [url.rstrip("/") + "/" for url in os.environ.get(MIRRORS_ENV, "").split()]
 
 
 def named_root(data_dir: str | os.PathLike | None) -> tuple[Path, str] | None:

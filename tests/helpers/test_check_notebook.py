@@ -18,13 +18,13 @@ RELEASE = ROOT / "exercises" / "01_pixels" / "01_pixels.ipynb"
 PARTS = 6
 
 
-def run_cli(path: Path) -> subprocess.CompletedProcess:
+def run_cli(path: Path | str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "helpers.check", str(path)],
         capture_output=True,
         text=True,
         timeout=300,
-        cwd=ROOT,
+        cwd=cwd,
     )
 
 
@@ -40,11 +40,15 @@ def test_solution_passes_every_test_and_is_not_modified(capsys):
 
 
 @pytest.mark.slow  # starts a kernel
-def test_untouched_student_version_fails_part_by_part(tmp_path, capsys):
+def test_untouched_student_version_fails_part_by_part(tmp_path):
+    # As a student runs it: the command line, in the folder of a downloaded notebook, far
+    # from the repository (whose root is not the working directory).
     student = tmp_path / "01_pixels.ipynb"
     student.write_bytes(RELEASE.read_bytes())
-    assert main([str(student)]) == 1
-    out = capsys.readouterr().out
+    assert not tmp_path.resolve().is_relative_to(ROOT)
+    proc = run_cli("01_pixels.ipynb", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    out = proc.stdout
     assert out.count("FAILED  visible tests") == PARTS
     assert out.count("still the stub") == PARTS
     assert out.count("--    hidden tests") == PARTS
@@ -148,3 +152,39 @@ def test_missing_file_and_notebook_without_tests(tmp_path):
     with pytest.raises(NotebookError, match="has no graded test cells"):
         check_notebook(plain, quiet=True)
     assert main([]) == 2
+
+
+def _one_test_notebook(path: Path, kernelspec: dict) -> Path:
+    nb = new_notebook(
+        cells=[
+            new_markdown_cell("## Part 1 · Sums"),
+            new_code_cell(
+                "assert 1 + 1 == 2",
+                metadata={"nbgrader": {"grade": True, "grade_id": "sum", "points": 1}},
+            ),
+        ]
+    )
+    nb.metadata["kernelspec"] = kernelspec
+    nbformat.write(nb, path)
+    return path
+
+
+def test_a_python_notebook_saved_with_another_kernel_runs_in_this_python(tmp_path, capsys):
+    # E.g. saved on a hub whose kernel has its own name: checked here with this Python's kernel.
+    spec = {"name": "conda-env-course-py", "display_name": "Course", "language": "python"}
+    path = _one_test_notebook(tmp_path / "hub.ipynb", spec)
+    report = check_notebook(path)
+    assert report.ok and [t.passed for t in report.tests] == [True]
+    note = "Its kernel 'conda-env-course-py' is not installed here: using the 'python3' kernel."
+    assert note in capsys.readouterr().out
+
+
+def test_a_kernel_that_is_not_installed_says_what_to_do(tmp_path):
+    spec = {"name": "ir", "display_name": "R", "language": "R"}
+    path = _one_test_notebook(tmp_path / "r.ipynb", spec)
+    with pytest.raises(NotebookError) as error:
+        check_notebook(path, quiet=True)
+    message = str(error.value)
+    assert "asks for the Jupyter kernel 'ir', which is not installed here" in message
+    assert "`python -m pip install ipykernel`" in message and "pick a Python 3 kernel" in message
+    assert "make" not in message, "a student with only the wheel has no Makefile"

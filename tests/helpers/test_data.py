@@ -37,6 +37,7 @@ from helpers.data import (
     load_mnist,
     mnist,
     read_idx,
+    sources,
 )
 
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -711,6 +712,48 @@ def test_fruit_archive_with_a_damaged_photo_is_not_unpacked(
         load_fruits("test", classes=["Lemon"])
     assert not (fresh_cache / "fruits-360" / "Test" / "Lemon").exists(), "nothing half-written"
     assert _leftovers(fresh_cache) == []
+
+
+def test_course_mirrors_come_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(data.MIRRORS_ENV, " https://a.example/data  http://b.example/x/ ")
+    assert sources.course_mirrors() == ["https://a.example/data/", "http://b.example/x/"]
+    name = "t10k-labels-idx1-ubyte.gz"
+    assert mnist.mnist_urls(name) == [
+        f"https://a.example/data/mnist/{name}",
+        f"http://b.example/x/mnist/{name}",
+        *(base + name for base in mnist.MNIST_MIRRORS),
+    ]
+    archive = data.FRUITS_ARCHIVE_NAME
+    assert fruit_cache.fruits_archive_urls() == [
+        f"https://a.example/data/fruits-360/{archive}",
+        f"http://b.example/x/fruits-360/{archive}",
+        *fruit_cache.FRUITS_ARCHIVE_URLS,
+    ]
+    monkeypatch.delenv(data.MIRRORS_ENV)
+    assert mnist.mnist_urls(name) == [base + name for base in mnist.MNIST_MIRRORS]
+
+
+def test_loaders_download_from_the_course_mirror(
+    data_dir: Path,
+    fresh_cache: Path,
+    serve: Callable[..., str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    archive = _fruit_zip(data_dir, tmp_path / "release.zip", "top/", ["Test/Lemon"]).read_bytes()
+    files = {**_mnist_test_files(data_dir), data.FRUITS_ARCHIVE_NAME: archive}
+    base = serve(files).removesuffix("mnist/")  # serves every file under any folder
+    monkeypatch.setenv(data.MIRRORS_ENV, base)
+    # The public mirrors cannot be reached: whatever arrives came from the course's mirror.
+    monkeypatch.setattr(mnist, "MNIST_MIRRORS", (_closed_port_url(),))
+    monkeypatch.setattr(fruit_cache, "FRUITS_ARCHIVE_URLS", (_closed_port_url() + "x.zip",))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no fallback, no damaged copy
+        _, y = load_mnist("test")
+        _, y_fruit, _ = load_fruits("test", classes=["Lemon"])
+    assert np.bincount(y).tolist() == MNIST_TEST_COUNTS and len(y_fruit) == 82
+    assert "downloaded" in data.data_source("mnist/test")
+    assert (fresh_cache / "downloads" / data.FRUITS_ARCHIVE_NAME).read_bytes() == archive
 
 
 def test_offline_fruits(fresh_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
