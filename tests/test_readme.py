@@ -25,11 +25,31 @@ def _first_column_paths(section: str) -> set[str]:
     return paths
 
 
-def test_layout_table_lists_every_top_level_folder_and_nothing_else():
-    tracked = subprocess.run(
-        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+# Top-level files every Python project has, explained elsewhere in the README or self-evident.
+CONVENTIONAL_FILES = {
+    ".gitignore",
+    ".pre-commit-config.yaml",
+    "LICENSE",
+    "LICENSE-CONTENT.md",
+    "Makefile",
+    "README.md",
+    "pyproject.toml",
+}
+
+
+def _repository_files() -> list[str]:
+    """Return what the repository holds: tracked files and new ones not ignored by git."""
+    return subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
-    folders = {path.split("/")[0] + "/" for path in tracked if "/" in path}
+
+
+def test_layout_table_lists_every_top_level_folder_and_nothing_else():
+    folders = {path.split("/")[0] + "/" for path in _repository_files() if "/" in path}
     named = _first_column_paths(_section("Layout"))
     named_folders = {p.split("/")[0] + "/" for p in named if "/" in p}
     assert named_folders == folders, (
@@ -49,3 +69,18 @@ def test_architecture_table_names_existing_subpackages():
     packages = {p.name for p in (ROOT / "helpers").iterdir() if (p / "__init__.py").is_file()}
     listed = {d.split(".")[1] for d in named if d.count(".") == 1}
     assert packages <= listed, f"subpackages missing from the table: {sorted(packages - listed)}"
+
+
+def test_layout_table_names_every_top_level_configuration_file():
+    top_files = {path for path in _repository_files() if "/" not in path}
+    named = _first_column_paths(_section("Layout"))
+    missing = sorted(top_files - CONVENTIONAL_FILES - named)
+    assert missing == [], f"top-level files the layout table does not explain: {missing}"
+
+
+def test_students_start_from_the_get_started_page_not_from_make():
+    students = _section("For students")
+    assert "book/get_started.md" in students, "the student section does not link Get started"
+    commands = re.findall(r"```bash\n(.*?)```", students, re.DOTALL)
+    first_words = [line.split()[0] for block in commands for line in block.splitlines() if line]
+    assert "make" not in first_words, "the student section's commands still assume make"
