@@ -10,7 +10,6 @@ Set ``P2P_SCREENSHOTS=/some/folder`` to keep screenshots of what the browser saw
 
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path
 
@@ -137,19 +136,3 @@ def test_chapter_1_page_weight(browser: webdriver.Chrome, site_url: str, built_s
     assert weight["compressed"] < PAGE_BUDGET, (
         f"chapter 1 weighs {weight['compressed']:,} bytes compressed, over {PAGE_BUDGET:,}"
     )
-
-
-# Links a reader can click (href), not addresses shown as examples in code blocks.
-PLACEHOLDER_HOSTS = re.compile(
-    r'href="https?://[^"/]*\b(?:example\.(?:com|org|edu|net)|localhost)\b[^"]*"'
-)
-
-
-def test_no_link_points_at_a_placeholder_host(built_site: Path) -> None:
-    # A launch button or link to a host that is not the course's own is a dead end for a
-    # student; the JupyterHub button appears only once a course sets its hub in _config.yml.
-    found = {}
-    for page in sorted(built_site.rglob("*.html")):
-        for match in PLACEHOLDER_HOSTS.finditer(page.read_text(errors="replace")):
-            found.setdefault(str(page.relative_to(built_site)), match.group(0))
-    assert found == {}, f"pages link to placeholder hosts: {found}"
