@@ -1,9 +1,9 @@
 """Get a notebook ready for the course: the right version of ``helpers``, and the data it needs.
 
-The setup cell at the top of every chapter and exercise ends with::
+The setup cell at the top of every chapter and exercise (written by ``_ext/course.py``) ends
+with::
 
-    from helpers.course_setup import prepare
-    prepare(COURSE, data=("mnist", "fruits"))
+    importlib.import_module("helpers.course_setup").prepare(COURSE, data=("mnist", "fruits"))
 
 where ``COURSE`` describes the course's deployment (its version, website and data mirrors, as
 ``course.toml`` sets them). From a terminal, e.g. to fetch the data ahead of time on Binder::
@@ -61,6 +61,27 @@ def version_warning(course: Mapping[str, Any]) -> str | None:
     )
 
 
+# Packages a notebook kernel (Colab's, say) may have imported before the setup cell's pip run
+# replaced them: module name -> distribution name.
+RELOAD_SENSITIVE = {"numpy": "numpy", "matplotlib": "matplotlib", "torch": "torch", "PIL": "pillow"}
+
+
+def stale_modules() -> list[str]:
+    """Return the packages this process loaded before pip installed another version of them."""
+    stale = []
+    for module, distribution in RELOAD_SENSITIVE.items():
+        loaded = sys.modules.get(module)
+        if loaded is None or not hasattr(loaded, "__version__"):
+            continue
+        try:
+            on_disk = metadata.version(distribution)
+        except metadata.PackageNotFoundError:
+            continue
+        if str(loaded.__version__) != on_disk:
+            stale.append(f"{distribution} {loaded.__version__} (now {on_disk} on disk)")
+    return stale
+
+
 def export_mirrors(mirrors: Sequence[str]) -> None:
     """Set CNN_COURSE_MIRRORS to the course's mirrors, unless the environment already names some."""
     if mirrors and not os.environ.get(MIRRORS_ENV):
@@ -96,6 +117,13 @@ def _prepare(course: Mapping[str, Any], data: Sequence[str]) -> bool:
     warning = version_warning(course)
     if warning:
         print(warning, file=sys.stderr)
+    stale = stale_modules()
+    if stale:
+        print(
+            f"Restart the kernel (on Colab: Runtime > Restart session), then run this cell again: "
+            f"the course installed other versions of packages already in use: {', '.join(stale)}.",
+            file=sys.stderr,
+        )
     export_mirrors(course.get("mirrors") or ())
     version = installed_version()
     ready = [f"helpers {version}" if version else f"helpers from {Path(__file__).parent}"]

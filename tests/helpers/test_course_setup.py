@@ -141,9 +141,11 @@ def test_a_different_installed_version_gets_the_exact_pip_command(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     installed: dict[str, str | None] = {"version": "0.0.9"}
+    real_version = importlib.metadata.version
 
     def version(name: str) -> str:
-        assert name == "pixels-to-predictions"
+        if name != "pixels-to-predictions":
+            return real_version(name)
         if installed["version"] is None:
             raise importlib.metadata.PackageNotFoundError(name)
         return installed["version"]
@@ -328,3 +330,21 @@ def test_command_line_exit_status_says_whether_the_data_is_there(
         assert course_setup.main(["--data", "mnist", "--mirror", _closed_port_url()]) == 1
     assert "mnist: NOT AVAILABLE" in capsys.readouterr().out
     assert course_setup.main([]) == 0
+
+
+def test_a_package_replaced_under_a_running_kernel_asks_for_a_restart(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import types
+
+    from helpers import course_setup
+
+    assert course_setup.stale_modules() == [], "this process loaded what is installed"
+    old = types.ModuleType("PIL")
+    old.__version__ = "9.0.0"  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "PIL", old)
+    assert course_setup.stale_modules() == [
+        f"pillow 9.0.0 (now {course_setup.metadata.version('pillow')} on disk)"
+    ]
+    course_setup.prepare({"version": course_setup.installed_version()})
+    assert "Restart the kernel" in capsys.readouterr().err
