@@ -21,15 +21,17 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 ASSIGNMENTS := $(notdir $(wildcard solutions/[0-9][0-9]_*))
 
-.PHONY: help install book serve test test-fast lab check exercises release collect autograde feedback grades grading-status capstone-checkpoint bench lint clean
+.PHONY: help install book sync serve test test-fast lab check exercises release collect autograde feedback grades grading-status capstone-checkpoint bench lint clean
 
 help:
 	@echo "make book       build the website (creates .venv, installs everything) -> _build/html"
 	@echo "make serve      build, then serve the website on http://127.0.0.1:$(PORT)"
+	@echo "make publish    build, check and prepare the website for static hosting -> _build/publish"
 	@echo "make test       run the whole test suite (book build and browser checks included)"
 	@echo "make lab        open JupyterLab on exercises/ with the course's kernel"
 	@echo "make check NB=exercises/01_pixels/01_pixels.ipynb   run a notebook's visible tests"
 	@echo "make exercises  regenerate the student versions in exercises/ from solutions/"
+	@echo "make sync       after editing course.toml: rewrite every setup cell, then make exercises"
 	@echo "make release    generate the student versions and register them in the gradebook"
 	@echo "make collect ASSIGNMENT=01_pixels FROM=inbox/   take submissions (zips, notebooks, folders)"
 	@echo "make autograde [ASSIGNMENT=01_pixels] [JOBS=n]  grade everyone in sandboxes, n at once"
@@ -44,7 +46,7 @@ help:
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[lab,book,instructor,dev]'
 	$(PY) -m pip check
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (Pixels to Predictions)" >/dev/null
 	touch $@
@@ -63,7 +65,9 @@ book/_vendor/.installed: vendor/package.json vendor/package-lock.json
 	touch $@
 
 # --- the website ------------------------------------------------------------
+# The setup cells and the chapters' notebook twins must follow course.toml (make sync fixes it).
 book: install
+	$(PY) _ext/course.py check
 	$(BIN)/jupyter-book build . --builder html -W --keep-going
 	@echo
 	@echo "The website is in $(CURDIR)/_build/html/index.html  (make serve: http://127.0.0.1:$(PORT))"
@@ -71,6 +75,15 @@ book: install
 serve: book
 	@echo "Serving on http://127.0.0.1:$(PORT)  (Ctrl-C stops)"
 	$(PY) -m http.server $(PORT) --bind 127.0.0.1 --directory _build/html
+
+# The website as a static host (GitHub Pages, any web server) serves it: refused when a page
+# links to this machine or to a placeholder host, else copied with .nojekyll to $(PUBLISH_DIR),
+# the folder .github/workflows/publish.yml deploys (tools/publish_site.py says why).
+SITE_DIR ?= _build/html
+PUBLISH_DIR ?= _build/publish
+.PHONY: publish
+publish: book
+	$(PY) tools/publish_site.py $(SITE_DIR) $(PUBLISH_DIR)
 
 # --- tests ------------------------------------------------------------------
 test: install
@@ -98,6 +111,11 @@ check: install
 # nbgrader reads nbgrader_config.py from the current folder only: run from here.
 exercises: install
 	for a in $(ASSIGNMENTS); do $(BIN)/nbgrader generate_assignment $$a --force --no-db || exit 1; done
+
+# course.toml changed (repository, site, hub, mirrors): every notebook's setup cell follows it.
+sync: install
+	$(PY) _ext/course.py sync
+	$(MAKE) exercises
 
 # The instructor's workflow: python -m grader VERB (see book/instructors.md). The grader is a
 # package of this repository, never installed into a student's environment.

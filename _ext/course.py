@@ -216,6 +216,9 @@ def sync_ipynb(nb: dict, course: Course) -> dict:
         "outputs": [],
         "source": source.splitlines(keepends=True),
     }
+    if (nb["nbformat"], nb["nbformat_minor"]) >= (4, 5):
+        # Cell ids arrived with nbformat 4.5; a fixed one keeps `sync` a no-op when nothing changed.
+        cell = {"id": SETUP_TAG, **cell}
     # Under the title cell, as in the chapters, so a student sees what the notebook is first.
     at = 1 if cells and cells[0]["cell_type"] == "markdown" else 0
     return {**nb, "cells": [*cells[:at], cell, *cells[at:]]}

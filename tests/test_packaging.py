@@ -9,9 +9,11 @@ unpacked into an empty folder and imported from another one, away from the check
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -105,3 +107,36 @@ def test_the_installed_wheel_imports_helpers_but_not_the_grader(
     where, grader = proc.stdout.splitlines()
     assert Path(where).is_relative_to(target), where
     assert grader == "None"
+
+
+def _name(spec: str) -> str:
+    return re.sub(r"[-_.]+", "-", re.split(r"[\s;=<>!~\[]", spec.strip(), maxsplit=1)[0]).lower()
+
+
+def requires_dist(wheel: Path) -> dict[str | None, set[str]]:
+    """Map each extra of the wheel's METADATA (None: always) to the packages it requires."""
+    with zipfile.ZipFile(wheel) as zf:
+        (meta,) = [n for n in zf.namelist() if n.endswith(".dist-info/METADATA")]
+        text = zf.read(meta).decode()
+    found: dict[str | None, set[str]] = {}
+    for line in text.splitlines():
+        if not line.startswith("Requires-Dist:"):
+            continue
+        spec = line.removeprefix("Requires-Dist:").strip()
+        extra = re.search(r"""extra\s*==\s*["']([^"']+)["']""", spec)
+        found.setdefault(extra[1] if extra else None, set()).add(_name(spec))
+    return found
+
+
+def test_a_student_install_pulls_in_no_tooling(wheel: Path) -> None:
+    # `pip install pixels-to-predictions` installs the unmarked requirements only: never the
+    # book's build, the instructor's grading or the course's own test tools.
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {None: project["dependencies"], **project["optional-dependencies"]}
+    metadata = requires_dist(wheel)
+    assert metadata == {group: {_name(s) for s in specs} for group, specs in declared.items()}
+    for tooling in ("nbgrader", "sphinx", "jupyter-book", "myst-nb", "pytest", "jupyterlab"):
+        assert tooling not in metadata[None], tooling
+    for extra in ("book", "instructor", "dev"):
+        leaked = metadata[extra] & metadata[None]
+        assert not leaked, f"{extra} packages a student install would pull in: {leaked}"
