@@ -47,6 +47,16 @@ MUTATIONS = [
         reason="exp() overflowed",
     ),
     _wrong(
+        "softmax subtracts one maximum for the whole batch, not each row's",
+        "softmax_solution",
+        _edit(
+            "softmax_solution",
+            ("scores.max(axis=1, keepdims=True)", "scores.max()"),
+        ),
+        hidden_only=True,
+        reason="subtract each row's own maximum",
+    ),
+    _wrong(
         "softmax normalises over the wrong axis (the examples)",
         "softmax_solution",
         _edit(
@@ -87,6 +97,13 @@ return reference(scores.astype(np.float64), axis=1)
         reason="clip",
     ),
     _wrong(
+        "cross_entropy tells one-hot targets from labels by dtype (int one-hot refused)",
+        "ce_solution",
+        _edit("ce_solution", ("if targets.shape == (N, K):", 'if targets.dtype.kind == "f":')),
+        hidden_only=True,
+        reason="by their shape",
+    ),
+    _wrong(
         "predict takes the argmax over the examples",
         "predict_solution",
         _edit("predict_solution", ("scores.argmax(axis=1)", "scores.argmax(axis=0)")),
@@ -107,6 +124,13 @@ return reference(scores.astype(np.float64), axis=1)
             ("total += (k * k * C + 1) * layer[1]", "total += k * k * C * layer[1]"),
             ("total += (shape[0] + 1) * layer[1]", "total += shape[0] * layer[1]"),
         ),
+    ),
+    _wrong(
+        "count_params checks the window against the height only (square maps)",
+        "count_solution",
+        _edit("count_solution", ("if k > H or k > W:", "if k > H:")),
+        hidden_only=True,
+        reason="height and its width",
     ),
 ]
 
