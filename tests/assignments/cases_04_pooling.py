@@ -104,6 +104,34 @@ return dx
         reason="tie",
     ),
     _wrong(
+        "max_pool2d_backward adds with a fancy-index += (overlapping windows lose gradients)",
+        "backward_solution",
+        _edit(
+            "backward_solution",
+            ("np.add.at(dx, (n, c, rows, cols), dout)", "dx[n, c, rows, cols] += dout"),
+        ),
+    ),
+    _wrong(
+        "max_pool2d_backward starts from np.zeros_like(x) (integer x cuts the gradients)",
+        "backward_solution",
+        _edit(
+            "backward_solution",
+            ("dx = np.zeros((N, C, H, W), dtype=np.float64)", "dx = np.zeros_like(x)"),
+        ),
+        hidden_only=True,
+        reason="np.zeros_like(x) would copy x's integer dtype",
+    ),
+    _wrong(
+        "max_pool2d_backward checks only the pooled height and width of dout",
+        "backward_solution",
+        _edit(
+            "backward_solution",
+            ("if dout.shape != (N, C, OH, OW):", "if dout.shape[2:] != (OH, OW):"),
+        ),
+        hidden_only=True,
+        reason="check every axis of dout",
+    ),
+    _wrong(
         "shift_image wraps around with np.roll",
         "shift_solution",
         define(

@@ -117,6 +117,13 @@ return reference(scores.astype(np.float64), axis=1)
         ),
     ),
     _wrong(
+        "flatten_size checks the window against the width only (a too-short map passes)",
+        "flatten_size_solution",
+        _edit("flatten_size_solution", ("if k > H or k > W:", "if k > W:")),
+        hidden_only=True,
+        reason="check the height as well as the width",
+    ),
+    _wrong(
         "count_params forgets the biases",
         "count_solution",
         _edit(
