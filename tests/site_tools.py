@@ -10,6 +10,7 @@ import gzip
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -39,6 +40,18 @@ CHROMIUM_FLAGS = [
     "--disable-dev-shm-usage",
     "--window-size=1280,2000",
 ]
+
+
+def repository_files(root: Path) -> set[str]:
+    """Return the files a push would carry: committed, or new and not ignored."""
+    out = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return set(out.splitlines())
 
 
 def find_executable(*names: str) -> str | None:

@@ -16,7 +16,6 @@ tests a site built already).
 from __future__ import annotations
 
 import re
-import subprocess
 import tomllib
 import zipfile
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import parse_qs, unquote, urljoin, urlsplit
 
 import pytest
+from site_tools import repository_files
 
 from tools.publish_site import site_problems
 
@@ -136,14 +136,7 @@ def course() -> Course:
 def repo_files() -> set[str]:
     # Committed files, and new ones git would commit: CI's fresh clone holds exactly the
     # committed ones, and an ignored file (never pushed) fails here as it would on GitHub.
-    out = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return set(out.splitlines())
+    return repository_files(ROOT)
 
 
 # --- launch links -------------------------------------------------------------------------

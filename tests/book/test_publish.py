@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 import yaml
+from site_tools import repository_files
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = ROOT / ".github" / "workflows" / "publish.yml"
@@ -65,18 +66,6 @@ def step_using(workflow: dict[str, Any], action: str) -> tuple[str, dict[str, An
 
 def run_commands(workflow: dict[str, Any]) -> list[str]:
     return [step["run"] for _, step in all_steps(workflow) if "run" in step]
-
-
-def repository_files() -> set[str]:
-    """Return the files a push would carry: committed, or new and not ignored."""
-    out = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return set(out.splitlines())
 
 
 def course_config() -> dict[str, Any]:
@@ -211,7 +200,7 @@ def test_only_the_deploy_job_can_deploy() -> None:
 
 
 def test_run_steps_name_make_targets_and_scripts_that_exist() -> None:
-    files = repository_files()
+    files = repository_files(ROOT)
     targets = []
     for command in run_commands(load_workflow()):
         syntax = subprocess.run(["bash", "-n"], input=command, capture_output=True, text=True)
@@ -255,7 +244,7 @@ def test_the_repository_check_runs_first_and_stops_a_fork() -> None:
 
 def test_setup_steps_match_the_project() -> None:
     workflow = load_workflow()
-    files = repository_files()
+    files = repository_files(ROOT)
     _, python = step_using(workflow, "actions/setup-python")
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     version = python["with"]["python-version"]
