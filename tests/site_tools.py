@@ -26,6 +26,8 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
 PAGE_BUDGET = 4 * 1024 * 1024
+# A page's own HTML and pictures (figures and every frame its demos can show), uncompressed.
+OWN_BUDGET = 1_000_000
 # Not network traffic: inline data, in-page blobs and Chromium's own pages (its new-tab page).
 BROWSER_INTERNAL = ("data:", "blob:", "about:", "chrome:", "chrome-untrusted:", "devtools:")
 CHROMIUM_FLAGS = [
@@ -170,6 +172,43 @@ def wait_for_change(demo: WebElement, before: bytes, what: str) -> bytes:
             return now
         time.sleep(0.2)
     pytest.fail(f"{what}: the demo's picture did not change")
+
+
+def own_weight(built_site: Path, page: str) -> dict:
+    """Weigh what belongs to one page alone, whether or not a reader opens every demo frame.
+
+    Returns the HTML's bytes, the figures' bytes (``<img>`` files under ``_images``), the
+    demo frames' bytes (every picture its widget state points at) and their total.
+    """
+    import base64
+    import re
+
+    html = built_site / page
+    text = html.read_text(encoding="utf-8")
+    figures = {
+        (html.parent / src).resolve()
+        for src in re.findall(r'<img[^>]*\ssrc="([^"]+)"', text)
+        if "_images/" in src and not src.startswith(("http:", "https:", "data:"))
+    }
+    frames: set[Path] = set()
+    for block in re.findall(
+        r'<script type="application/vnd\.jupyter\.widget-state\+json">(.*?)</script>', text, re.S
+    ):
+        for model in json.loads(block).get("state", {}).values():
+            if model.get("model_name") != "ImageModel":
+                continue
+            for buffer in model.get("buffers") or []:
+                # A frame still inside the page (base64) is counted with the HTML.
+                if model["state"].get("format") == "url":
+                    url = base64.b64decode(buffer["data"]).decode()
+                    frames.add((html.parent / url).resolve())
+    sizes = {
+        "html": html.stat().st_size,
+        "figures": sum(p.stat().st_size for p in figures),
+        "frames": sum(p.stat().st_size for p in frames),
+    }
+    sizes["total"] = sum(sizes.values())
+    return sizes
 
 
 def page_weight(driver: webdriver.Chrome, site_url: str, built_site: Path, page: str) -> dict:

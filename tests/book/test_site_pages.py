@@ -19,9 +19,11 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select
 from site_tools import (
+    OWN_BUDGET,
     PAGE_BUDGET,
     assert_no_console_errors,
     open_page,
+    own_weight,
     page_weight,
     shot,
     shown_image,
@@ -90,11 +92,19 @@ def test_page_loads_offline_and_its_demos_respond(
     name = page.replace("/", "_").removesuffix(".html")
     shot(browser, f"page_{name}")
     weight = page_weight(browser, site_url, built_site, page)
+    own = own_weight(built_site, page)
     print(
         f"\n{page}: {len(demos)} demo(s), {weight['compressed']:,} bytes gzip-compressed, "
-        f"{weight['raw']:,} uncompressed, own HTML and figures {weight['own']:,}"
+        f"{weight['raw']:,} uncompressed, own HTML and figures loaded {weight['own']:,}; "
+        f"own in all: HTML {own['html']:,} + figures {own['figures']:,} "
+        f"+ every demo frame {own['frames']:,} = {own['total']:,}"
     )
     assert weight["compressed"] < PAGE_BUDGET, (
         f"{page} weighs {weight['compressed']:,} bytes compressed, over {PAGE_BUDGET:,}"
+    )
+    assert own["total"] < OWN_BUDGET, (
+        f"{page}: its own HTML ({own['html']:,}), figures ({own['figures']:,}) and demo frames "
+        f"({own['frames']:,}) weigh {own['total']:,} bytes, over {OWN_BUDGET:,}: show fewer or "
+        "smaller pictures, or move long listings behind a link"
     )
     assert_no_console_errors(browser)
