@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import base64
+import importlib.util
 import io
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +13,10 @@ import pytest
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "_ext"))
-import page_weight  # noqa: E402
+# The extension is a Sphinx local extension (_ext/ is on Sphinx's path, not on Python's).
+_SPEC = importlib.util.spec_from_file_location("page_weight", ROOT / "_ext" / "page_weight.py")
+page_weight = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(page_weight)
 
 STATE_TAG = '<script type="application/vnd.jupyter.widget-state+json">'
 
