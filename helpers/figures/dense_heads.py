@@ -2,11 +2,14 @@
 
 ``flatten_order`` shows where each value of a stack of maps lands in the flat vector,
 ``dense_connections`` draws a dense layer as wires and as its weight matrix,
-``softmax_bars`` turns class scores into probabilities at a chosen temperature, and
+``softmax_bars`` turns class scores into probabilities at a chosen temperature,
+``cross_entropy_curve`` plots the loss -log p against the probability of the true class, and
 ``network_sizes`` plots how many numbers each layer of a whole network hands on.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 from matplotlib import colormaps
@@ -16,7 +19,13 @@ from matplotlib.patches import Patch, Rectangle
 from helpers import ops
 from helpers.figures.common import _SIGNED_CMAP, _hide_ticks, _signed_imshow
 
-__all__ = ["dense_connections", "flatten_order", "network_sizes", "softmax_bars"]
+__all__ = [
+    "cross_entropy_curve",
+    "dense_connections",
+    "flatten_order",
+    "network_sizes",
+    "softmax_bars",
+]
 
 
 def flatten_order(x: np.ndarray) -> Figure:
@@ -178,6 +187,72 @@ def softmax_bars(
         f"softmax: sum = {probs.sum():.3f}, arg-max = {labels[best]} ({probs[best]:.0%})",
         fontsize=10,
     )
+    return fig
+
+
+def cross_entropy_curve(
+    marks: Mapping[str, float] | None = None, *, clip: float = 1e-12, smallest: float = 1e-30
+) -> Figure:
+    """Plot the cross-entropy of one example, -log p, against the probability p of its true class.
+
+    **Shapes:** ``marks`` maps a label to a probability in (0, 1], drawn as a labelled point
+    on the left panel; ``clip`` and ``smallest`` are probabilities in (0, 1).
+
+    Returns a Figure with two panels. Left: p from 0 to 1 on a linear axis, where the loss is
+    0 for a sure right answer and climbs steeply as p nears 0. Right: p on a log axis down to
+    ``smallest``: the exact loss keeps growing, while the loss of probabilities clipped to
+    ``[clip, 1]`` stays flat below ``clip``, so it has no slope there (no gradient).
+    """
+    marks = dict(marks or {})
+    for label, p in marks.items():
+        if not 0 < p <= 1:
+            raise ValueError(f"the probability of mark {label!r} must lie in (0, 1], got {p}.")
+    if not 0 < smallest < clip < 1:
+        raise ValueError(
+            f"need 0 < smallest < clip < 1 for the log panel, got smallest={smallest}, clip={clip}."
+        )
+    fig = Figure(figsize=(10, 3.6), layout="constrained")
+    ax_lin, ax_log = fig.subplots(1, 2)
+    p = np.linspace(0.002, 1, 500)
+    ax_lin.plot(p, -np.log(p), color="#21918c", lw=2)
+    for label, q in marks.items():
+        loss = -np.log(q)
+        ax_lin.plot([q], [loss], "o", color="#d95f02", zorder=3)
+        # Write the label above the point, towards the middle of the panel.
+        right = q > 0.5
+        ax_lin.annotate(
+            f"{label}\np = {q:.2g}, loss {loss:.2f}",
+            (q, loss),
+            xytext=(-8 if right else 8, 12),
+            textcoords="offset points",
+            ha="right" if right else "left",
+            fontsize=8,
+        )
+    ax_lin.set_xlim(0, 1.02)
+    ax_lin.set_ylim(0, -np.log(p[0]) * 1.05)
+    ax_lin.set_xlabel("probability of the true class, p")
+    ax_lin.set_ylabel("loss  -log p")
+    ax_lin.set_title("cross-entropy of one example", fontsize=10)
+
+    q = np.logspace(np.log10(smallest), 0, 400)
+    cap = -np.log(clip)
+    ax_log.plot(q, -np.log(q), color="#21918c", lw=2, label="exact, from the scores")
+    ax_log.plot(
+        q,
+        -np.log(np.clip(q, clip, 1)),
+        color="#d95f02",
+        lw=2,
+        ls="--",
+        label=f"probabilities clipped at {clip:g}",
+    )
+    ax_log.axvline(clip, color="grey", lw=0.8, ls=":")
+    ax_log.set_xscale("log")
+    ax_log.set_xlim(smallest, 1)
+    ax_log.set_ylim(0, -np.log(smallest) * 1.05)
+    ax_log.set_xlabel("probability of the true class, p (log scale)")
+    ax_log.set_ylabel("loss")
+    ax_log.set_title(f"below p = {clip:g} a clipped loss stays at {cap:.2f}", fontsize=10)
+    ax_log.legend(fontsize=8, loc="upper right")
     return fig
 
 

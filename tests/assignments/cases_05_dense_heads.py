@@ -90,11 +90,80 @@ return reference(scores.astype(np.float64), axis=1)
         ),
     ),
     _wrong(
-        "cross_entropy takes the log without clipping (log 0 = -inf)",
+        "cross_entropy averages one-hot rows over all N*K entries, not the N examples",
         "ce_solution",
-        _edit("ce_solution", ("np.log(np.clip(probs, eps, 1.0))", "np.log(probs)")),
+        _edit(
+            "ce_solution",
+            (
+                "return float(-(targets * logp).sum(axis=1).mean())",
+                "return float(-(targets * logp).mean())",
+            ),
+        ),
+    ),
+    _wrong(
+        "cross_entropy picks logp[:, labels] (an N x N block) instead of one entry per row",
+        "ce_solution",
+        _edit("ce_solution", ("logp[np.arange(N), labels]", "logp[:, labels]")),
+    ),
+    _wrong(
+        "cross_entropy clips the probabilities of a stable softmax to [1e-12, 1] before the log",
+        "ce_solution",
+        _edit(
+            "ce_solution",
+            (
+                "shifted = scores.astype(np.float64) - scores.max(axis=1, keepdims=True)\n"
+                "    logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))",
+                "logp = np.log(np.clip(softmax(scores), 1e-12, 1.0))",
+            ),
+        ),
         hidden_only=True,
-        reason="clip",
+        reason="clipped",
+    ),
+    _wrong(
+        "cross_entropy takes the log of a stable softmax (underflows to log 0)",
+        "ce_solution",
+        _edit(
+            "ce_solution",
+            (
+                "shifted = scores.astype(np.float64) - scores.max(axis=1, keepdims=True)\n"
+                "    logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))",
+                "logp = np.log(softmax(scores))",
+            ),
+        ),
+        hidden_only=True,
+        reason="underflows",
+    ),
+    _wrong(
+        "cross_entropy takes the log of a softmax without the max shift (overflows)",
+        "ce_solution",
+        _edit(
+            "ce_solution",
+            (
+                "shifted = scores.astype(np.float64) - scores.max(axis=1, keepdims=True)\n"
+                "    logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))",
+                "logp = np.log(np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True))",
+            ),
+        ),
+        reason="overflow",
+    ),
+    _wrong(
+        "cross_entropy's log-sum-exp skips the max shift (overflows at 1000)",
+        "ce_solution",
+        _edit(
+            "ce_solution",
+            (
+                "scores.astype(np.float64) - scores.max(axis=1, keepdims=True)",
+                "scores.astype(np.float64)",
+            ),
+        ),
+        reason="overflow",
+    ),
+    _wrong(
+        "cross_entropy subtracts one maximum for the whole batch, not each row's",
+        "ce_solution",
+        _edit("ce_solution", ("scores.max(axis=1, keepdims=True)", "scores.max()")),
+        hidden_only=True,
+        reason="each row's own maximum",
     ),
     _wrong(
         "cross_entropy tells one-hot targets from labels by dtype (int one-hot refused)",
@@ -124,6 +193,13 @@ return reference(scores.astype(np.float64), axis=1)
         reason="check the height as well as the width",
     ),
     _wrong(
+        "flatten_size refuses a kernel exactly as large as its map (k >= H)",
+        "flatten_size_solution",
+        _edit("flatten_size_solution", ("if k > H or k > W:", "if k >= H or k >= W:")),
+        hidden_only=True,
+        reason="exactly fits",
+    ),
+    _wrong(
         "count_params forgets the biases",
         "count_solution",
         _edit(
@@ -139,6 +215,13 @@ return reference(scores.astype(np.float64), axis=1)
         hidden_only=True,
         reason="height and its width",
     ),
+    _wrong(
+        "count_params refuses a kernel exactly as large as its map (k >= H)",
+        "count_solution",
+        _edit("count_solution", ("if k > H or k > W:", "if k >= H or k >= W:")),
+        hidden_only=True,
+        reason="exactly fits",
+    ),
 ]
 
 ASSIGNMENT = nt.Assignment(
@@ -146,6 +229,6 @@ ASSIGNMENT = nt.Assignment(
     parts=PARTS,
     mutations=tuple(MUTATIONS),
     hidden_rules=nt.FORBID_TUPLE_RULES,
-    leaks=("FORBID", "_ref_walk", "_ref_softmax", "total += (k * k * C + 1)"),
+    leaks=("FORBID", "_ref_walk", "_ref_softmax", "_ref_cross_entropy", "total += (k * k * C + 1)"),
     points_shown=nt.points_table_in_intro,
 )

@@ -8,6 +8,7 @@ from matplotlib.figure import Figure
 
 from helpers import figures, ops
 from helpers.demos import softmax_playground_demo
+from helpers.figures.dense_heads import cross_entropy_curve
 
 SCORES = np.array([0.8, -1.2, 1.9, 2.6, -0.4, 0.3, -2.0, 5.1, 0.6, 1.4])
 
@@ -78,6 +79,40 @@ def test_softmax_bars_reject_bad_arguments(kwargs, message) -> None:
         figures.softmax_bars(SCORES, **kwargs)
     with pytest.raises(ValueError, match="1-D"):
         figures.softmax_bars(SCORES[None])
+
+
+def test_cross_entropy_curve_shows_the_loss_and_the_clipped_plateau() -> None:
+    fig = cross_entropy_curve({"uniform": 0.1, "sure": 1.0}, clip=1e-12, smallest=1e-30)
+    ax_lin, ax_log = fig.axes
+    p, loss = ax_lin.lines[0].get_data()
+    np.testing.assert_allclose(loss, -np.log(p))
+    marked = [line.get_data() for line in ax_lin.lines[1:]]
+    np.testing.assert_allclose([y[0] for _, y in marked], [np.log(10), 0.0], atol=1e-12)
+    labels = " ".join(t.get_text() for t in ax_lin.texts)
+    assert "uniform" in labels and "loss 2.30" in labels
+    q, exact = ax_log.lines[0].get_data()
+    _, clipped = ax_log.lines[1].get_data()
+    np.testing.assert_allclose(exact, -np.log(q))
+    below = q < 1e-12
+    # Below the clip the clipped loss is flat (no slope, no gradient); above it, exact.
+    assert below.any() and np.all(clipped[below] == -np.log(1e-12))
+    np.testing.assert_allclose(clipped[~below], exact[~below])
+    assert exact.max() > 2 * clipped.max()
+    assert "27.63" in ax_log.get_title()
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(marks={"zero": 0.0}), "zero"),
+        (dict(marks={"more than one": 1.5}), "more than one"),
+        (dict(clip=1e-40), "smallest"),
+        (dict(clip=1.0), "clip"),
+    ],
+)
+def test_cross_entropy_curve_rejects_bad_arguments(kwargs, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        cross_entropy_curve(**kwargs)
 
 
 def test_network_sizes_has_a_bar_per_layer() -> None:
