@@ -37,6 +37,7 @@ from helpers.figures.convolution import (
     window_products,
 )
 from helpers.figures.dense_heads import (
+    cross_entropy_curve,
     dense_connections,
     flatten_order,
     network_sizes,
@@ -54,6 +55,7 @@ from helpers.figures.pixels import (
 from helpers.figures.pooling import (
     POOL_KINDS,
     coverage_panels,
+    max_pool_backward_routing,
     pool_map,
     pooling_explorer,
     pooling_kinds,
@@ -63,6 +65,8 @@ from helpers.figures.pooling import (
 )
 
 __all__ = [
+    "cross_entropy_curve",
+    "max_pool_backward_routing",
     "ACTIVATION_NAMES",
     "CHANNELS",
     "POOL_KINDS",

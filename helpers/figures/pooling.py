@@ -4,7 +4,8 @@
 prints max, average and sum pooling side by side, ``pooling_explorer`` shows which pixel
 wins each window and what a small shift of the input changes, and ``window_coverage`` /
 ``coverage_panels`` count how often each pixel is read. ``receptive_fields`` outlines how
-much of the picture one unit of each layer sees.
+much of the picture one unit of each layer sees, and ``max_pool_backward_routing`` draws
+where the backward pass of max pooling sends each window's gradient.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from helpers.images import check_image
 __all__ = [
     "POOL_KINDS",
     "coverage_panels",
+    "max_pool_backward_routing",
     "pool_map",
     "pooling_explorer",
     "pooling_kinds",
@@ -311,4 +313,81 @@ def coverage_panels(shape: tuple[int, int], cases: Mapping[str, tuple[int, int]]
         size, stride = cases[label]
         out = (shape[0] - size) // stride + 1
         ax.set_title(f"{label}\n{size}x{size}, stride {stride}: {shape[0]} -> {out}", fontsize=9)
+    return fig
+
+
+def max_pool_backward_routing(
+    fmap: np.ndarray, dout: np.ndarray, *, size: int, stride: int
+) -> Figure:
+    """Draw the backward pass of max pooling: each window's gradient lands on its winner.
+
+    **Shapes:** fmap (H, W) and dout (OH, OW), the pooled shape; both at most 8 x 8.
+
+    Returns a Figure with three panels: the map with each window's winning pixel circled
+    (ties go to the first maximum in reading order, as in ``ops.max_pool2d_backward``), the
+    gradient ``dout`` of the pooled map, and ``dx``, where every pixel shows the sum of the
+    ``dout`` values routed to it, written out as a sum where windows overlap.
+    """
+    arr = np.asarray(fmap, dtype=float)
+    grad = np.asarray(dout, dtype=float)
+    _check_pool_args(arr, "max", size, stride)
+    pooled_shape = pool_map(arr, size=size, stride=stride).shape
+    if grad.shape != pooled_shape:
+        raise ValueError(f"dout must have the pooled shape {pooled_shape}, got {grad.shape}.")
+    if max(arr.shape) > 8:
+        raise ValueError(f"max_pool_backward_routing draws maps of at most 8 x 8, got {arr.shape}.")
+    rows, cols = window_winners(arr, size=size, stride=stride)
+    # Who sends what where: the dout values each pixel collects, in window order.
+    collected: dict[tuple[int, int], list[float]] = {}
+    for (i, j), g in np.ndenumerate(grad):
+        collected.setdefault((int(rows[i, j]), int(cols[i, j])), []).append(float(g))
+    dx = np.zeros_like(arr)
+    for (r, c), parts in collected.items():
+        dx[r, c] = sum(parts)
+
+    fig = Figure(figsize=(11, 4.0), layout="constrained")
+    ax_x, ax_dout, ax_dx = fig.subplots(1, 3)
+    panels = (
+        (ax_x, arr, "Greys", {}),
+        (ax_dout, grad, "Blues", {}),
+        (ax_dx, dx, "Blues", collected),
+    )
+    for ax, values, cmap, sums in panels:
+        # Pale colours (the scale runs to 1.6 x the largest value) keep black text readable.
+        top = float(np.abs(values).max()) or 1.0
+        ax.imshow(np.abs(values), cmap=cmap, vmin=0, vmax=1.6 * top, interpolation="nearest")
+        for (r, c), value in np.ndenumerate(values):
+            parts = sums.get((r, c), [])
+            label = format(value, "g")
+            if len(parts) > 1:
+                label += "\n= " + "+".join(format(p, "g") for p in parts)
+            quiet = ax is ax_dx and value == 0
+            ax.text(
+                c,
+                r,
+                label,
+                ha="center",
+                va="center",
+                color="#999999" if quiet else "black",
+                fontsize=8.5 if len(parts) > 1 else 11,
+            )
+        _hide_ticks(ax)
+    winners = sorted(collected)
+    ax_x.scatter(
+        [c for _, c in winners],
+        [r for r, _ in winners],
+        s=900,
+        facecolors="none",
+        edgecolors="#d95f02",
+        linewidths=2.2,
+    )
+    ax_x.set_title(
+        f"input {arr.shape}, {size}x{size} windows, stride {stride}\n"
+        "circled: the first maximum of a window",
+        fontsize=10,
+    )
+    ax_dout.set_title(f"dout {grad.shape}\none gradient per window", fontsize=10)
+    ax_dx.set_title(
+        f"dx {dx.shape}\neach winner collects dout of every window it wins", fontsize=10
+    )
     return fig

@@ -92,6 +92,74 @@ return dx
         ),
     ),
     _wrong(
+        "max_pool2d_backward gives dout to every tied maximum (a mask x == max)",
+        "backward_solution",
+        define(
+            "max_pool2d_backward(dout, x, *, size, stride)",
+            """
+N, C, H, W = x.shape
+OH, OW = (H - size) // stride + 1, (W - size) // stride + 1
+if dout.shape != (N, C, OH, OW):
+    raise ValueError("dout has the wrong shape")
+dx = np.zeros(x.shape)
+for i in range(OH):
+    for j in range(OW):
+        rows = slice(i * stride, i * stride + size)
+        cols = slice(j * stride, j * stride + size)
+        window = x[:, :, rows, cols]
+        mask = window == window.max(axis=(2, 3), keepdims=True)
+        dx[:, :, rows, cols] += mask * dout[:, :, i : i + 1, j : j + 1]
+return dx
+""",
+        ),
+    ),
+    _wrong(
+        "max_pool2d_backward starts its running maximum at 0 (negative windows)",
+        "backward_solution",
+        _edit(
+            "backward_solution",
+            ("first = windows.argmax(axis=-1)", "first = np.maximum(windows, 0).argmax(axis=-1)"),
+        ),
+        hidden_only=True,
+        reason="a running maximum must not start at 0",
+    ),
+    _wrong(
+        "max_pool2d_backward gives dx the dtype of dout (float32 in, float32 out)",
+        "backward_solution",
+        _edit(
+            "backward_solution",
+            (
+                "dx = np.zeros((N, C, H, W), dtype=np.float64)",
+                "dx = np.zeros((N, C, H, W), dtype=dout.dtype)",
+            ),
+        ),
+        hidden_only=True,
+        reason="dx must still be a new float64 array",
+    ),
+    _wrong(
+        "max_pool2d_backward takes the winners from helpers.figures.window_winners",
+        "backward_solution",
+        define(
+            "max_pool2d_backward(dout, x, *, size, stride)",
+            """
+from helpers.figures import window_winners
+
+N, C, H, W = x.shape
+OH, OW = (H - size) // stride + 1, (W - size) // stride + 1
+if dout.shape != (N, C, OH, OW):
+    raise ValueError("dout has the wrong shape")
+dx = np.zeros(x.shape)
+for n in range(N):
+    for c in range(C):
+        rows, cols = window_winners(x[n, c], size=size, stride=stride)
+        np.add.at(dx[n, c], (rows, cols), dout[n, c])
+return dx
+""",
+        ),
+        hidden_only=True,
+        reason="helpers.figures",
+    ),
+    _wrong(
         "max_pool2d_backward routes ties to the last maximum",
         "backward_solution",
         _edit(
@@ -151,6 +219,13 @@ return float(np.mean(a == b))
         ),
     ),
     _wrong(
+        "unchanged_fraction counts only positive cells as ink (a > 0)",
+        "fraction_solution",
+        _edit("fraction_solution", ("ink = (a != 0) | (b != 0)", "ink = (a > 0) | (b > 0)")),
+        hidden_only=True,
+        reason="negative values included",
+    ),
+    _wrong(
         "translation_robustness shifts the pooled map instead of the picture",
         "robustness_solution",
         define(
@@ -170,6 +245,29 @@ return raw, unchanged_fraction(pooled, shift_image(pooled, down=down, right=righ
             "darker_solution",
             ("return bool(np.all(pooled >= brightest))", "return bool(pooled.mean() >= x.mean())"),
         ),
+    ),
+    _wrong(
+        "never_darker checks only the first image of the batch",
+        "darker_solution",
+        _edit(
+            "darker_solution",
+            (
+                "return bool(np.all(pooled >= brightest))",
+                "return bool(np.all(pooled[0] >= brightest[0]))",
+            ),
+        ),
+        hidden_only=True,
+        reason="the last image",
+    ),
+    _wrong(
+        "never_darker checks only the pooled height and width of pooled",
+        "darker_solution",
+        _edit(
+            "darker_solution",
+            ("if pooled.shape != expected:", "if pooled.shape[2:] != expected[2:]:"),
+        ),
+        hidden_only=True,
+        reason="check every axis of pooled",
     ),
 ]
 

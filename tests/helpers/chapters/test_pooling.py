@@ -9,9 +9,10 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from matplotlib.figure import Figure
 
-from helpers import figures
+from helpers import figures, ops
 from helpers.data import example_digit
 from helpers.demos import pooling_explorer_demo
+from helpers.figures.pooling import max_pool_backward_routing
 
 MAP = np.array(
     [
@@ -177,3 +178,46 @@ def test_pooling_explorer_demo_frames_follow_every_control(digit: np.ndarray) ->
         assert demo.frame(**(base | change)) != frame, f"changing {change} left the picture alone"
     labels = [spec.labels for spec in demo.specs]
     assert labels[0] == ("max", "average", "sum")
+
+
+def _dx_panel_values(fig: Figure) -> np.ndarray:
+    """Read the dx panel's numbers back (the first line of each cell's label)."""
+    labels = [float(t.get_text().split("\n")[0]) for t in fig.axes[2].texts]
+    return np.array(labels).reshape(MAP.shape)
+
+
+@pytest.mark.parametrize("size, stride", [(2, 2), (2, 1), (3, 1), (2, 3)])
+def test_max_pool_backward_routing_matches_the_course_backward(size, stride) -> None:
+    out, cache = ops.max_pool2d_forward(MAP[None, None].astype(float), size=size, stride=stride)
+    dout = np.arange(1.0, out[0, 0].size + 1).reshape(out.shape[2:])
+    fig = max_pool_backward_routing(MAP, dout, size=size, stride=stride)
+    assert isinstance(fig, Figure) and len(fig.axes) == 3
+    want = ops.max_pool2d_backward(dout[None, None], cache)[0, 0]
+    np.testing.assert_array_equal(_dx_panel_values(fig), want)
+    # One circle per winning pixel on the input panel.
+    (circles,) = fig.axes[0].collections
+    assert len(circles.get_offsets()) == np.count_nonzero(want)
+
+
+def test_max_pool_backward_routing_writes_overlapping_sums() -> None:
+    dout = np.arange(1.0, 10.0).reshape(3, 3)
+    fig = max_pool_backward_routing(MAP, dout, size=2, stride=1)
+    labels = [t.get_text() for t in fig.axes[2].texts]
+    # The 8 wins the four windows around it; the 9 wins the last two of the bottom row.
+    assert "12\n= 1+2+4+5" in labels and "17\n= 8+9" in labels
+    assert "one gradient per window" in fig.axes[1].get_title()
+
+
+def test_max_pool_backward_routing_sends_a_tie_to_the_first_maximum() -> None:
+    fig = max_pool_backward_routing(np.array([[0, 5], [5, 0]]), [[7.0]], size=2, stride=2)
+    np.testing.assert_array_equal(
+        np.array([float(t.get_text()) for t in fig.axes[2].texts]).reshape(2, 2),
+        [[0, 7], [0, 0]],
+    )
+
+
+def test_max_pool_backward_routing_rejects_bad_requests() -> None:
+    with pytest.raises(ValueError, match="pooled shape"):
+        max_pool_backward_routing(MAP, np.ones((3, 3)), size=2, stride=2)
+    with pytest.raises(ValueError, match="at most 8"):
+        max_pool_backward_routing(np.zeros((9, 9)), np.ones((4, 4)), size=2, stride=2)
