@@ -2,7 +2,8 @@
 
 The wrong answers: off-by-one output size, stride ignored, padding on one side only,
 replicate padding done as zeros, bias forgotten, missing kernel flip, the loop version passed
-off as vectorised, Sobel x and y confused, ...; each must lose exactly the points of the test
+off as vectorised, products taken in uint8 (they wrap around at 256), Sobel x and y
+confused, ...; each must lose exactly the points of the test
 cells it names.
 """
 
@@ -28,6 +29,18 @@ H, W = image.shape
 KH, KW = kernel.shape
 if KH > H or KW > W:
     raise ValueError("the kernel does not fit")
+"""
+
+# The checks of _CHECK_2D, with the arrays left in the dtype they came in.
+_CHECK_2D_NO_CAST = """
+if image.ndim != 2 or kernel.ndim != 2:
+    raise ValueError("2-D picture and kernel only")
+H, W = image.shape
+KH, KW = kernel.shape
+if KH > H or KW > W:
+    raise ValueError("the kernel does not fit")
+OH, OW = H - KH + 1, W - KW + 1
+out = np.zeros((OH, OW))
 """
 
 _MATCH = """
@@ -57,6 +70,22 @@ for i in range(H - KH):
 return out
 """,
         ),
+    ),
+    _wrong(
+        "correlate2d multiplies in the input dtype (uint8 products wrap around at 256)",
+        "correlate2d_solution",
+        define(
+            "correlate2d(image, kernel)",
+            _CHECK_2D_NO_CAST
+            + """
+for i in range(OH):
+    for j in range(OW):
+        out[i, j] = np.sum(image[i : i + KH, j : j + KW] * kernel)
+return out
+""",
+        ),
+        hidden_only=True,
+        reason="uint8",
     ),
     _wrong(
         "output_size ignores the stride",
@@ -166,6 +195,22 @@ return np.einsum("hwuv,uv->hw", windows, kernel)
         "fast_solution",
         define("correlate2d_fast(image, kernel)", "return correlate2d(image, kernel)"),
         reason="times faster",
+    ),
+    _wrong(
+        "correlate2d_fast multiplies in the input dtype (uint8 products wrap around at 256)",
+        "fast_solution",
+        define(
+            "correlate2d_fast(image, kernel)",
+            _CHECK_2D_NO_CAST
+            + """
+for u in range(KH):
+    for v in range(KW):
+        out += kernel[u, v] * image[u : u + OH, v : v + OW]
+return out
+""",
+        ),
+        hidden_only=True,
+        reason="uint8",
     ),
     _wrong(
         "match_feature_maps mixes up Sobel x and Sobel y",

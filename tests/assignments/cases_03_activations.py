@@ -1,9 +1,11 @@
 """03_activations: its parts, the rules of its hidden tests and its plausible wrong answers.
 
 The wrong answers: ReLU written with np.max, the leaky slope on the positive side, a naive
-sigmoid that overflows, the sigmoid's slope as s instead of s(1 - s), a sign error in tanh's
-slope, the two layers multiplied in the wrong order, the bias forgotten, ...; each must lose
-exactly the points of the test cells it names.
+sigmoid that overflows, a sigmoid or a tanh slope computed in the input's own dtype (uint8
+wraps around, float16 keeps 3 digits), the sigmoid's slope as s instead of s(1 - s), a sign
+error in tanh's slope, the two layers multiplied in the wrong order, the bias forgotten, a
+witness that looks at the first output only, ...; each must lose exactly the points of the
+test cells it names.
 """
 
 from __future__ import annotations
@@ -79,6 +81,20 @@ return np.where(x > 0, slope * x, x)
         define("sigmoid(x)", "e = np.exp(np.asarray(x, dtype=np.float64))\nreturn e / (1.0 + e)"),
     ),
     _wrong(
+        "sigmoid converts to float64 only at the end (-x wraps around for uint8 pictures)",
+        "sigmoid_solution",
+        define(
+            "sigmoid(x)",
+            """
+x = np.asarray(x)
+e = np.exp(-np.abs(x))
+return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(np.float64)
+""",
+        ),
+        hidden_only=True,
+        reason="uint8",
+    ),
+    _wrong(
         "sigmoid_derivative returns s instead of s(1 - s)",
         "derivatives_solution",
         define("sigmoid_derivative(x)", "return sigmoid(x)") + "\n\n" + _TANH_DERIVATIVE,
@@ -92,6 +108,17 @@ return np.where(x > 0, slope * x, x)
             "tanh_derivative(x)",
             "t = np.tanh(np.asarray(x, dtype=np.float64))\nreturn t * t - 1.0",
         ),
+    ),
+    _wrong(
+        "tanh_derivative converts to float64 only at the end (float16 slopes for uint8 input)",
+        "derivatives_solution",
+        _SIGMOID_DERIVATIVE
+        + "\n\n"
+        + define(
+            "tanh_derivative(x)",
+            "t = np.tanh(np.asarray(x))\nreturn (1.0 - t * t).astype(np.float64)",
+        ),
+        hidden_only=True,
     ),
     _wrong(
         "saturation_point finds where the activation itself (not its slope) saturates",
@@ -138,6 +165,33 @@ return x, y
 """,
         ),
         hidden_only=True,
+    ),
+    _wrong(
+        "nonlinearity_witness looks at the first output only",
+        "witness_solution",
+        define(
+            "nonlinearity_witness(W1, b1, W2, b2)",
+            """
+W1, b1, W2, b2 = (np.asarray(a, dtype=np.float64) for a in (W1, b1, W2, b2))
+
+def first_output(v):
+    return W2[0] @ np.maximum(W1 @ v + b1, 0.0) + b2[0]
+
+for h in range(W1.shape[0]):
+    a = W1[h]
+    if not np.any(a) or W2[0, h] == 0:
+        continue
+    for eps in (1.0, 1e-2, 1e-4):
+        x = a * (eps - b1[h]) / (a @ a)
+        y = a * (-eps - b1[h]) / (a @ a)
+        gx, gy = first_output(x), first_output(y)
+        if abs(first_output((x + y) / 2) - (gx + gy) / 2) > 1e-4 * (1 + abs(gx) + abs(gy)):
+            return x, y
+raise ValueError("no unit's bend shows in the output")
+""",
+        ),
+        hidden_only=True,
+        reason="first output ignores every unit",
     ),
     _wrong(
         "nonlinearity_witness tests additivity (linear) instead of midpoints (affine)",
