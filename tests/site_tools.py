@@ -14,6 +14,8 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -238,3 +240,70 @@ def page_weight(driver: webdriver.Chrome, site_url: str, built_site: Path, page:
         "files": len(files),
         "own": html.stat().st_size + sum(p.stat().st_size for p in files if "_images" in p.parts),
     }
+
+
+@dataclass(frozen=True)
+class GluedValue:
+    """A value that myst-nb pasted into a page's text, with the text around it."""
+
+    text: str  # what the reader sees, entities decoded
+    before: str  # up to 80 characters of the page's text before it
+    after: str  # up to 40 characters after it
+
+    def context(self) -> str:
+        """The value in its sentence, marked with guillemets, on one line."""
+        return " ".join(f"{self.before}«{self.text}»{self.after}".split())
+
+
+class _GlueCollector(HTMLParser):
+    """Collect the page's visible text and the spans a glue role pasted into it.
+
+    myst-nb writes ``{glue:text}`` as ``<span class="pasted-text">`` and ``{glue:}`` (the
+    value's own text/plain or html representation) as ``<span class="output text_plain">``
+    (``text_html``...); code-cell outputs are ``<div>``s and are not collected.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.text: list[str] = []
+        self.length = 0
+        self.spans: list[tuple[int, int]] = []
+        self._open: list[tuple[int, int]] = []  # (span depth, start offset) of glue spans
+        self._depth = 0
+        self._skip = 0  # inside <script> or <style>
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style"):
+            self._skip += 1
+        if tag != "span":
+            return
+        self._depth += 1
+        classes = set((dict(attrs).get("class") or "").split())
+        if not self._open and (classes & {"pasted-text", "pasted-inline"} or ("output" in classes)):
+            self._open.append((self._depth, self.length))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style"):
+            self._skip = max(0, self._skip - 1)
+        if tag != "span":
+            return
+        if self._open and self._open[-1][0] == self._depth:
+            _, start = self._open.pop()
+            self.spans.append((start, self.length))
+        self._depth -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.text.append(data)
+            self.length += len(data)
+
+
+def glued_values(html_file: Path) -> list[GluedValue]:
+    """Every value a glue role pasted into the text of a built page, in page order."""
+    collector = _GlueCollector()
+    collector.feed(html_file.read_text(encoding="utf-8"))
+    text = "".join(collector.text)
+    return [
+        GluedValue(text[start:end], text[max(0, start - 80) : start], text[end : end + 40])
+        for start, end in sorted(collector.spans)
+    ]
