@@ -14,7 +14,12 @@ from nbgrader_tools import define
 NAME = "06_backprop"
 PARTS = {
     **nt.standard_parts("dense", "relu", "softmax", "pool", "conv", "numgrad", "sgd"),
-    "cnn_solution": ("cnn_tests", "cnn_hidden_tests", "training_hidden_tests"),
+    "cnn_solution": (
+        "cnn_tests",
+        "cnn_hidden_tests",
+        "train_hidden_tests",
+        "training_hidden_tests",
+    ),
 }
 # The accuracy checks of the trained network: they fail whenever training fails.
 TRAINING = frozenset({"cnn_tests", "training_hidden_tests"})
@@ -47,6 +52,23 @@ return p
 """,
         ),
         also=TRAINING,
+    ),
+    # Right for every batch whose rows have similar scores: only rows far below the batch's
+    # largest score underflow to 0 / 0 (the hidden test's scores in the thousands).
+    _wrong(
+        "softmax_cross_entropy_backward subtracts one maximum for the whole batch",
+        "softmax_solution",
+        define(
+            "softmax_cross_entropy_backward(scores, y)",
+            """
+N = scores.shape[0]
+p = np.exp(scores - scores.max())
+p /= p.sum(axis=1, keepdims=True)
+p[np.arange(N), y] -= 1
+return p / N
+""",
+        ),
+        hidden_only=True,
     ),
     _wrong(
         "max_pool_backward sends dout to all four window cells",
@@ -122,6 +144,24 @@ return grad
         ),
     ),
     _wrong(
+        "numerical_gradient puts x back by adding h instead of assigning the old value",
+        "numgrad_solution",
+        define(
+            "numerical_gradient(f, x, h=1e-5)",
+            """
+grad = np.zeros(x.shape, dtype=np.float64)
+for idx in np.ndindex(x.shape):
+    x[idx] += h
+    up = float(f(x))
+    x[idx] -= 2 * h
+    down = float(f(x))
+    x[idx] += h
+    grad[idx] = (up - down) / (2 * h)
+return grad
+""",
+        ),
+    ),
+    _wrong(
         "sgd_step adds the gradient (+ instead of -)",
         "sgd_solution",
         define(
@@ -150,6 +190,51 @@ return {k: params[k] + lr * grads[k] for k in params}
         _edit("cnn_solution", ("dz1 = relu_backward(da1, z1)", "dz1 = da1")),
         frozenset({"cnn_hidden_tests"}),
     ),
+    # Right gradients, wrong dtype: float32 parameters come back with float64 gradients, so
+    # every update silently turns the network into float64 (slower, twice the memory).
+    nt.Mutation(
+        "cnn_loss_and_grads computes in float64 whatever the parameters' dtype",
+        "cnn_solution",
+        _edit(
+            "cnn_solution",
+            ("    N = x.shape[0]\n", "    N = x.shape[0]\n    x = x.astype(np.float64)\n"),
+        ),
+        frozenset({"cnn_hidden_tests"}),
+    ),
+    # train_cnn's own slips: the network still trains, so only the procedure's test sees them.
+    nt.Mutation(
+        "train_cnn ignores the decay (one learning rate for every epoch)",
+        "cnn_solution",
+        _edit(
+            "cnn_solution",
+            ("sgd_step(params, grads, lr * decay**epoch)", "sgd_step(params, grads, lr)"),
+        ),
+        frozenset({"train_hidden_tests"}),
+    ),
+    nt.Mutation(
+        "train_cnn drops the last, smaller batch of every epoch",
+        "cnn_solution",
+        _edit(
+            "cnn_solution",
+            (
+                "for start in range(0, len(x), batch_size):",
+                "for start in range(0, len(x) - batch_size + 1, batch_size):",
+            ),
+        ),
+        frozenset({"train_hidden_tests"}),
+    ),
+    nt.Mutation(
+        "train_cnn makes a new generator every epoch (the same shuffle each time)",
+        "cnn_solution",
+        _edit(
+            "cnn_solution",
+            (
+                "    rng = np.random.default_rng(seed)\n    for epoch in range(epochs):\n",
+                "    for epoch in range(epochs):\n        rng = np.random.default_rng(seed)\n",
+            ),
+        ),
+        frozenset({"train_hidden_tests"}),
+    ),
 ]
 
 ASSIGNMENT = nt.Assignment(
@@ -172,6 +257,12 @@ ASSIGNMENT = nt.Assignment(
         # It scores the trained weights with its own forward pass: no student code runs.
         skip=frozenset({"training_hidden_tests"}),
     ),
-    leaks=("default_rng(8606)", "REFERENCE_MODULES", "ok_conv2d_backward"),
+    leaks=(
+        "default_rng(8606)",
+        "default_rng(9606)",
+        "REFERENCE_MODULES",
+        "ok_conv2d_backward",
+        "ok_cnn_loss_and_grads",
+    ),
     points_shown=nt.points_totals_in_intro,
 )
