@@ -22,6 +22,7 @@ __all__ = [
     "check_image",
     "crop",
     "resize",
+    "resize_nearest",
     "scale_to_unit",
     "square_resize",
     "to_channels_first",
@@ -104,9 +105,10 @@ def to_grayscale(img: np.ndarray, weights: tuple[float, float, float] = LUMA_WEI
 
     **Shapes:** img (H, W, 3) -> (H, W).
 
-    Returns ``R*w_r + G*w_g + B*w_b`` in the units of the input: a uint8 image gives a
-    uint8 image (rounded), a float image a float image. The weights must sum to 1 so that
-    white stays white.
+    Computes ``R*w_r + G*w_g + B*w_b`` in float64 (a float, in the units of the input), then
+    hands it back in the input's kind: a uint8 image gives a uint8 image, rounded to the
+    nearest byte so that it can be shown or saved like any photo; a float image gives a float
+    image. The weights must sum to 1 so that white stays white.
     """
     arr = check_image(img)
     if arr.ndim != 3:
@@ -114,6 +116,7 @@ def to_grayscale(img: np.ndarray, weights: tuple[float, float, float] = LUMA_WEI
     w = np.asarray(weights, dtype=np.float64)
     if w.shape != (3,) or not np.isclose(w.sum(), 1.0) or (w < 0).any():
         raise ValueError(f"weights must be 3 non-negative numbers summing to 1, got {weights}.")
+    # Compute in float64: a weighted sum of bytes is a fraction, and uint8 sums would wrap.
     grey = arr.astype(np.float64) @ w
     if arr.dtype == np.uint8:
         return np.clip(np.round(grey), 0, 255).astype(np.uint8)
@@ -146,16 +149,18 @@ def crop(img: np.ndarray, top: int, left: int, height: int, width: int) -> np.nd
 def to_channels_first(x: np.ndarray) -> np.ndarray:
     """Move the channel axis to the front, PyTorch-style.
 
-    **Shapes:** (H, W, C) -> (C, H, W); (N, H, W, C) -> (N, C, H, W).
+    **Shapes:** (H, W, C) -> (C, H, W); (N, H, W, C) -> (N, C, H, W); a greyscale
+    (H, W) image, which has one channel but no axis for it, -> (1, H, W).
 
     Returns a contiguous copy, so the result does not share memory with ``x``.
     """
     arr = np.asarray(x)
+    if arr.ndim == 2:
+        # A network still wants a channel axis: one channel, in front.
+        return np.ascontiguousarray(arr[np.newaxis])
     if arr.ndim not in (3, 4):
         raise ValueError(
-            f"expected (H, W, C) or (N, H, W, C), got {arr.ndim} axes {arr.shape}. "
-            "A greyscale (H, W) image has no channel axis yet: add one with img[None] "
-            "(channels first) or img[..., None] (channels last)."
+            f"expected (H, W), (H, W, C) or (N, H, W, C), got {arr.ndim} axes {arr.shape}."
         )
     return np.ascontiguousarray(np.moveaxis(arr, -1, -3))
 
@@ -203,6 +208,32 @@ def resize(img: np.ndarray, height: int, width: int) -> np.ndarray:
     out = np.stack(resized, axis=-1)
     out = out[..., 0] if arr.ndim == 2 else out
     return out.astype(arr.dtype) if np.issubdtype(arr.dtype, np.floating) else out
+
+
+def resize_nearest(img: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Resize an image by copying, for each new pixel, the old pixel nearest to its centre.
+
+    **Shapes:** img (H, W) or (H, W, C) -> (height, width) or (height, width, C).
+
+    New row ``i`` covers old rows ``i * H / height`` to ``(i + 1) * H / height``; its centre,
+    ``(i + 0.5) * H / height``, lies in old row ``floor((i + 0.5) * H / height)``, and the
+    same for columns. No value is computed, only copied: the result has the input's dtype
+    and values, and is a new array.
+    """
+    arr = np.asarray(img)
+    if arr.ndim not in (2, 3):
+        raise ValueError(f"expected an (H, W) or (H, W, C) image, got shape {arr.shape}.")
+    if not (isinstance(height, int | np.integer) and isinstance(width, int | np.integer)):
+        raise TypeError("height and width must be ints.")
+    if height < 1 or width < 1:
+        raise ValueError(f"height and width must be at least 1, got {height} x {width}.")
+    H, W = arr.shape[:2]
+    # Multiplying before dividing keeps a centre that falls exactly on the border of two
+    # old pixels exact, so the floor (astype(int) for values >= 0) never goes the wrong way.
+    rows = ((np.arange(height) + 0.5) * H / height).astype(int)
+    cols = ((np.arange(width) + 0.5) * W / width).astype(int)
+    # rows[:, None] against cols picks a (height, width) grid; a channel axis rides along.
+    return arr[rows[:, None], cols]
 
 
 def square_resize(

@@ -15,7 +15,7 @@ from helpers.check.notebook import RUNNING_FLAG, NotebookError, check_notebook, 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "solutions" / "01_pixels" / "01_pixels.ipynb"
 RELEASE = ROOT / "exercises" / "01_pixels" / "01_pixels.ipynb"
-PARTS = 6
+PARTS = 7
 
 
 def run_cli(path: Path | str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
@@ -33,7 +33,7 @@ def test_solution_passes_every_test_and_is_not_modified(capsys):
     before = SOURCE.read_bytes()
     assert main([str(SOURCE)]) == 0
     out = capsys.readouterr().out
-    assert f"Visible tests passed: {PARTS} of {PARTS} (39 points of 39 points)." in out
+    assert f"Visible tests passed: {PARTS} of {PARTS} (35 points of 35 points)." in out
     assert f"Hidden tests (instructor copy) passed: {PARTS} of {PARTS}." in out
     assert "FAILED" not in out
     assert SOURCE.read_bytes() == before
@@ -54,8 +54,8 @@ def test_untouched_student_version_fails_part_by_part(tmp_path):
     assert out.count("--    hidden tests") == PARTS
     for part in ("Part 1 · Read a picture file  (15 points)", "Part 6 · Cut out the middle"):
         assert part in out
-    assert "Visible tests passed: 0 of 6 (0 points of 39 points)." in out
-    assert "Hidden tests: 61 points, run when your notebook is graded" in out
+    assert "Visible tests passed: 0 of 7 (0 points of 35 points)." in out
+    assert "Hidden tests: 65 points, run when your notebook is graded" in out
     assert student.read_bytes() == RELEASE.read_bytes()
 
 
@@ -76,10 +76,10 @@ def test_one_wrong_part_is_reported_with_its_message(tmp_path):
     report = check_notebook(path, quiet=True)
     assert [t.grade_id for t in report.failed] == ["grayscale_tests"]
     (failure,) = report.failed
-    assert failure.part == "Part 4 · From colour to grey" and failure.points == 8
+    assert failure.part == "Part 4 · From colour to grey" and failure.points == 5
     assert "to_grayscale(fruit)[50, 50] should be 0.299*" in failure.message
     assert not report.ok
-    assert "Visible tests passed: 5 of 6 (31 points of 39 points)." in report.summary()
+    assert "Visible tests passed: 6 of 7 (30 points of 35 points)." in report.summary()
 
 
 @pytest.mark.slow  # starts a kernel

@@ -118,8 +118,22 @@ def test_channel_moves_round_trip(photo: np.ndarray) -> None:
     nchw = images.to_channels_first(batch)
     assert nchw.shape == (2, 3, 6, 8)
     np.testing.assert_array_equal(nchw[1, 2], photo[::-1, :, 2])
-    with pytest.raises(ValueError, match="no channel axis"):
-        images.to_channels_first(photo[:, :, 0])
+    grey = photo[:, :, 0]
+    one = images.to_channels_first(grey)
+    assert one.shape == (1, 6, 8) and one.dtype == photo.dtype
+    np.testing.assert_array_equal(one[0], grey)
+    assert not np.shares_memory(one, grey)
+    with pytest.raises(ValueError, match="axes"):
+        images.to_channels_first(np.zeros(5))
+
+
+def test_to_grayscale_is_the_rounded_float_luminance(photo: np.ndarray) -> None:
+    # The uint8 result is the float64 weighted sum, rounded to the nearest byte.
+    exact = photo.astype(np.float64) @ np.array(images.LUMA_WEIGHTS)
+    np.testing.assert_array_equal(images.to_grayscale(photo), exact.round().astype(np.uint8))
+    as_float = images.to_grayscale(photo.astype(np.float64))
+    assert as_float.dtype == np.float64
+    np.testing.assert_allclose(as_float, exact)
 
 
 def test_resize_keeps_dtype_and_constant_images() -> None:
@@ -139,6 +153,56 @@ def test_resize_averages_when_shrinking() -> None:
     # a resize that only picked pixels would give pure 0 or 255 stripes instead.
     assert np.abs(out[:, 1:-1] - 128).max() <= 2
     assert np.abs(out - 128).max() < 40
+
+
+def test_resize_nearest_copies_the_pixel_under_each_centre() -> None:
+    rng = np.random.default_rng(3)
+    img = rng.integers(0, 256, size=(37, 53, 3), dtype=np.uint8)
+    before = img.copy()
+    out = images.resize_nearest(img, 10, 20)
+    assert out.shape == (10, 20, 3) and out.dtype == np.uint8
+    for i, j in [(0, 0), (3, 7), (9, 19)]:
+        # floor((i + 0.5) * 37 / 10), floor((j + 0.5) * 53 / 20), in exact integers.
+        r, c = (2 * i + 1) * 37 // 20, (2 * j + 1) * 53 // 40
+        np.testing.assert_array_equal(out[i, j], img[r, c])
+    np.testing.assert_array_equal(img, before)
+    assert not np.shares_memory(out, img)
+
+
+def test_resize_nearest_halves_grows_and_keeps_float_and_grey() -> None:
+    grid = np.arange(64, dtype=np.float32).reshape(8, 8)
+    # Halving: new pixel i is centred on the border of old pixels 2i and 2i + 1 and takes
+    # the lower one, 2i + 1.
+    np.testing.assert_array_equal(images.resize_nearest(grid, 4, 4), grid[1::2, 1::2])
+    assert images.resize_nearest(grid, 4, 4).dtype == np.float32
+    tiny = np.array([[1, 2], [3, 4]], dtype=np.uint8)
+    np.testing.assert_array_equal(
+        images.resize_nearest(tiny, 4, 2), np.array([[1, 2], [1, 2], [3, 4], [3, 4]])
+    )
+    np.testing.assert_array_equal(images.resize_nearest(grid, 8, 8), grid)
+    four = np.zeros((5, 6, 4), dtype=np.uint8)
+    assert images.resize_nearest(four, 3, 2).shape == (3, 2, 4)
+
+
+def test_resize_nearest_picks_pixels_where_resize_averages() -> None:
+    stripes = np.zeros((8, 8), dtype=np.uint8)
+    stripes[:, ::2] = 255
+    # Halving one-pixel stripes keeps only the odd columns: all black, no grey at all.
+    assert (images.resize_nearest(stripes, 4, 4) == 0).all()
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        ((np.zeros(5), 2, 2), ValueError),
+        ((np.zeros((4, 4)), 0, 2), ValueError),
+        ((np.zeros((2, 3, 4, 3)), 2, 2), ValueError),
+        ((np.zeros((4, 4)), 2.0, 2), TypeError),
+    ],
+)
+def test_resize_nearest_refuses_bad_input(args: tuple, error: type) -> None:
+    with pytest.raises(error):
+        images.resize_nearest(*args)
 
 
 def test_square_resize_crop_and_pad() -> None:
