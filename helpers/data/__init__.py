@@ -39,7 +39,7 @@ from __future__ import annotations
 from .fallback import FALLBACK_PHOTO as FALLBACK_PHOTO
 from .fruit_cache import FRUITS_ARCHIVE_NAME as FRUITS_ARCHIVE_NAME
 from .fruit_copies import FRUITS_MANIFEST as FRUITS_MANIFEST
-from .fruits import COURSE_FRUITS, example_fruit, load_fruits
+from .fruits import COURSE_FRUITS, example_fruit, fruit_frames, load_fruits, split_fruit_videos
 from .fruits import EXAMPLE_FRUIT as EXAMPLE_FRUIT
 from .fruits import FRUIT_SHAPE as FRUIT_SHAPE
 from .fruits import FRUIT_SPLITS as FRUIT_SPLITS
@@ -70,6 +70,8 @@ __all__ = [
     "example_digit",
     "example_fruit",
     "load_fruits",
+    "fruit_frames",
+    "split_fruit_videos",
     "load_mnist",
     "read_idx",
 ]

@@ -35,13 +35,19 @@ __all__ = [
 
 
 def image_row(
-    images: Mapping[str, np.ndarray], *, height: float = 2.6, suptitle: str | None = None
+    images: Mapping[str, np.ndarray],
+    *,
+    height: float = 2.6,
+    suptitle: str | None = None,
+    shapes: bool = True,
 ) -> Figure:
     """Show several images side by side, each titled with its name, shape and dtype.
 
     **Shapes:** each image (H, W) or (H, W, 3); sizes may differ.
 
-    Returns a Figure with one panel per image, pixels drawn as crisp squares.
+    Returns a Figure with one panel per image, pixels drawn as crisp squares. With
+    ``shapes=False`` the titles hold the names only (a long row of small panels has no room
+    for the shape line).
     """
     if not images:
         raise ValueError("image_row needs at least one image.")
@@ -49,7 +55,7 @@ def image_row(
     axes = fig.subplots(1, len(images), squeeze=False)[0]
     for ax, (name, img) in zip(axes, images.items(), strict=True):
         arr = check_image(img, name=name)
-        _imshow(ax, arr, title=f"{name}\n{arr.shape} {arr.dtype}")
+        _imshow(ax, arr, title=f"{name}\n{arr.shape} {arr.dtype}" if shapes else name)
     if suptitle:
         fig.suptitle(suptitle)
     return fig

@@ -4,7 +4,8 @@
 landmark architectures of chapter 8, :mod:`~helpers.torch.plots` pictures of a training
 run, and ``python -m helpers.torch`` trains a model from the command line. ``History`` (the
 record of a run, accuracies as fractions from 0 to 1) and ``count_parameters`` are shared with
-the NumPy side and re-exported here.
+the NumPy side and re-exported here; ``fit`` returns a ``FitHistory``, a ``History`` whose
+``log`` (a ``TrainingLog``) also measures the run within each epoch.
 """
 
 from __future__ import annotations
@@ -22,16 +23,26 @@ from helpers.torch.device import (
     pick_device,
     seed_everything,
 )
-from helpers.torch.fit import TrainConfig, confusion_matrix, evaluate, fit, predict
+from helpers.torch.fit import (
+    FitHistory,
+    TrainConfig,
+    TrainingLog,
+    confusion_matrix,
+    evaluate,
+    fit,
+    predict,
+)
 
 __all__ = [
     "Augment",
     "CHECKPOINT_FORMAT",
     "DeviceData",
+    "FitHistory",
     "History",
     "OPTIMIZERS",
     "SCHEDULES",
     "TrainConfig",
+    "TrainingLog",
     "bf16_supported",
     "confusion_matrix",
     "count_parameters",

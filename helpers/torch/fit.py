@@ -27,7 +27,15 @@ from helpers.torch.device import (
     bf16_supported,
 )
 
-__all__ = ["TrainConfig", "confusion_matrix", "evaluate", "fit", "predict"]
+__all__ = [
+    "FitHistory",
+    "TrainConfig",
+    "TrainingLog",
+    "confusion_matrix",
+    "evaluate",
+    "fit",
+    "predict",
+]
 
 
 # ── Evaluation ───────────────────────────────────────────────────────────────────────────────
@@ -161,6 +169,72 @@ def _as_config(config: TrainConfig | None, settings: dict[str, Any]) -> TrainCon
     return config if config is not None else TrainConfig(**settings)
 
 
+# ── What a run records ───────────────────────────────────────────────────────────────────────
+
+LOG_COLUMNS = ("epoch", "step", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr")
+"""The columns of a ``TrainingLog``, in order."""
+
+
+@dataclass
+class TrainingLog:
+    """A run measured several times per epoch: one row per logging point.
+
+    Two points per curve (one per epoch) hide how training goes; ``fit(log_every=0.1)``
+    records a row every tenth of an epoch. The columns:
+
+    * ``epoch``: epochs done at that point, a fraction (0.1, 0.2, ..., 1.0, 1.1, ...);
+    * ``step``: optimiser steps taken so far;
+    * ``train_loss``, ``train_accuracy``: averages over the training batches since the
+      previous point (a moving window, not the whole epoch), accuracy from 0 to 1;
+    * ``val_loss``, ``val_accuracy``: measured on the validation data at that point, NaN where
+      validation was not measured (see ``fit``'s ``val_every``) or there is none;
+    * ``lr``: the learning rate at that point.
+    """
+
+    epoch: list[float] = field(default_factory=list)
+    step: list[int] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    train_accuracy: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.epoch)
+
+    def append(self, **row: float) -> None:
+        """Add one row; every column must be given (NaN for what was not measured)."""
+        if sorted(row) != sorted(LOG_COLUMNS):
+            raise ValueError(f"a log row needs exactly the columns {list(LOG_COLUMNS)}.")
+        for name in LOG_COLUMNS:
+            value = row[name]
+            getattr(self, name).append(int(value) if name == "step" else float(value))
+
+    def as_dict(self) -> dict[str, list]:
+        """Return the columns as a dict of plain lists (JSON- and checkpoint-friendly)."""
+        return {name: list(getattr(self, name)) for name in LOG_COLUMNS}
+
+    @classmethod
+    def from_dict(cls, columns: dict[str, list]) -> TrainingLog:
+        """Rebuild a log from ``as_dict()`` output."""
+        log = cls()
+        for name in LOG_COLUMNS:
+            setattr(log, name, list(columns[name]))
+        return log
+
+
+@dataclass
+class FitHistory(History):
+    """The ``History`` that ``fit`` returns: one row per epoch, plus a finer ``log``.
+
+    ``log`` is a ``TrainingLog`` of the same run, one row at every logging point (``fit``'s
+    ``log_every``); everything a ``History`` does (``to_csv``, ``as_dict``, ...) still covers
+    the rows per epoch only.
+    """
+
+    log: TrainingLog = field(default_factory=TrainingLog)
+
+
 # ── The training loop ────────────────────────────────────────────────────────────────────────
 
 
@@ -221,7 +295,7 @@ class _Run:
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
     generator: torch.Generator
-    history: History = field(default_factory=History)
+    history: FitHistory = field(default_factory=FitHistory)
     first_epoch: int = 1
 
 
@@ -271,7 +345,9 @@ def _resume(
             f"({', '.join(changes)}). Resume with the settings it was started with, or start "
             "afresh."
         )
-    run.history = History.from_dict(state["history"])
+    run.history = FitHistory.from_dict(state["history"])
+    if "log" in state:  # checkpoints written before the log existed have none
+        run.history.log = TrainingLog.from_dict(state["log"])
     _restore_rng(state["rng"], run.generator)
     run.first_epoch = state["epoch"] + 1
 
@@ -301,6 +377,78 @@ class _EpochBar:
                 val_acc=f"{history.val_accuracy[-1]:.2%}",
             )
         self.bar.close()
+
+
+def _points(steps: int, every: float) -> set[int]:
+    """The batches (counted from 1) after which something is measured: every ``every`` epoch."""
+    count = math.ceil(1 / every - 1e-9)
+    return {min(steps, max(1, round(k * every * steps))) for k in range(1, count + 1)} | {steps}
+
+
+class _Logger:
+    """The logging callback of ``fit``: a ``TrainingLog`` row at each logging point in an epoch.
+
+    The row at the end of the epoch is left to ``fit``, which evaluates there anyway.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        val: DeviceData | None,
+        run: _Run,
+        epoch: int,
+        *,
+        log_every: float,
+        val_every: float,
+    ) -> None:
+        self.model, self.val, self.run, self.epoch = model, val, run, epoch
+        steps = run.steps_per_epoch
+        self.val_points = _points(steps, val_every) if val is not None else set()
+        self.points = _points(steps, log_every) | self.val_points
+        self.loss, self.correct, self.seen = 0.0, 0, 0  # totals at the previous point
+        self.eval_seconds = 0.0  # evaluation time, kept out of the epoch's training seconds
+
+    def window(self, seen: int, loss_total: float, correct_total: float) -> tuple[float, float]:
+        """Mean loss and accuracy of the batches since the previous point."""
+        n = max(seen - self.seen, 1)
+        out = (loss_total - self.loss) / n, (correct_total - self.correct) / n
+        self.loss, self.correct, self.seen = loss_total, correct_total, seen
+        return out
+
+    def row(self, done: int, train: tuple[float, float], val: tuple[float, float]) -> None:
+        steps = self.run.steps_per_epoch
+        self.run.history.log.append(
+            epoch=self.epoch - 1 + done / steps,
+            step=(self.epoch - 1) * steps + done,
+            train_loss=train[0],
+            train_accuracy=train[1],
+            val_loss=val[0],
+            val_accuracy=val[1],
+            lr=self.run.optimizer.param_groups[0]["lr"],
+        )
+
+    def __call__(self, step: int, seen: int, loss_sum: torch.Tensor, correct: torch.Tensor) -> None:
+        done = step + 1
+        if done == self.run.steps_per_epoch or done not in self.points:
+            return
+        # Reading the running sums back forces a device sync: only at logging points.
+        train = self.window(seen, loss_sum.item(), correct.item())
+        val = (math.nan, math.nan)
+        if done in self.val_points:
+            started = time.perf_counter()
+            val = evaluate(self.model, self.val)  # eval mode inside, training mode restored
+            self.eval_seconds += time.perf_counter() - started
+        self.row(done, train, val)
+
+
+def _both(*callbacks: Callable[..., None]) -> Callable[..., None]:
+    """One batch callback that calls each of ``callbacks`` in turn."""
+
+    def call(*args: Any) -> None:
+        for callback in callbacks:
+            callback(*args)
+
+    return call
 
 
 def _train_epoch(
@@ -352,6 +500,7 @@ def _save(
             "scheduler": run.scheduler.state_dict(),
             "epoch": run.history.epoch[-1],
             "history": run.history.as_dict(),
+            "log": run.history.log.as_dict(),
             "config": recipe,
             "rng": _rng_state(run.generator),
         },
@@ -368,8 +517,10 @@ def fit(
     resume: bool = False,
     progress: bool = True,
     on_epoch_end: Callable[[int, History], None] | None = None,
+    log_every: float = 1.0,
+    val_every: float | None = None,
     **settings: Any,
-) -> History:
+) -> FitHistory:
     """Train a model in place on data held on the device, one shuffled pass per epoch.
 
     The recipe is a ``TrainConfig``: pass ``config=TrainConfig(epochs=2, ...)``, or its fields
@@ -382,8 +533,17 @@ def fit(
     shows a bar per epoch; ``on_epoch_end(epoch, history)`` runs after every epoch's save.
     The model's initial weights are the caller's: seed before building it for a repeatable run.
 
-    Returns the ``History`` of all epochs (those before a resume included).
+    Besides one row per epoch, the history's ``log`` (a ``TrainingLog``) records a row every
+    ``log_every`` epoch (0.1: ten times per epoch) with the training loss and accuracy of the
+    batches since the previous row, and measures ``val`` every ``val_every`` epoch (default:
+    at every row; each measurement costs a pass over ``val``). Logging changes nothing in the
+    training itself: the same seed gives the same weights with or without it.
+
+    Returns the ``FitHistory`` of all epochs (those before a resume included).
     """
+    for name, every in (("log_every", log_every), ("val_every", val_every)):
+        if every is not None and not 0 < every <= 1:
+            raise ValueError(f"{name} is a fraction of an epoch in (0, 1]; got {every!r}.")
     config = _as_config(config, settings)
     recipe = {**config.recipe(), "train_size": len(train)}
     run = _set_up(model, train, val, config)
@@ -391,8 +551,21 @@ def fit(
         _resume(run, model, checkpoint, recipe)
     for epoch in range(run.first_epoch, config.epochs + 1):
         bar = _EpochBar(epoch, config.epochs, run.steps_per_epoch, enabled=progress)
-        loss, accuracy, seconds = _train_epoch(model, train, config, run, on_batch=bar)
+        logger = _Logger(
+            model,
+            val,
+            run,
+            epoch,
+            log_every=log_every,
+            val_every=log_every if val_every is None else val_every,
+        )
+        loss, accuracy, seconds = _train_epoch(
+            model, train, config, run, on_batch=_both(bar, logger)
+        )
+        seconds -= logger.eval_seconds
         val_loss, val_accuracy = (math.nan, math.nan) if val is None else evaluate(model, val)
+        window = logger.window(len(train), loss * len(train), accuracy * len(train))
+        logger.row(run.steps_per_epoch, window, (val_loss, val_accuracy))
         run.history.append(
             epoch=epoch,
             steps=epoch * run.steps_per_epoch,

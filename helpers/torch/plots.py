@@ -30,10 +30,13 @@ __all__ = [
 
 
 def plot_history(history: History | dict) -> Figure:
-    """Draw loss and accuracy per epoch, training against validation, side by side.
+    """Draw loss and accuracy, training against validation, side by side.
 
-    The accuracies are drawn as they are stored, fractions from 0 to 1; only the axis labels
-    read as percentages.
+    A history from ``fit(..., log_every=...)`` carries a ``log`` measured several times per
+    epoch: then every logged point is drawn, on an axis of (fractional) epochs, the training
+    values being averages over the batches since the previous point. Otherwise (or for a dict
+    of per-epoch lists) there is one point per epoch. The accuracies are drawn as they are
+    stored, fractions from 0 to 1; only the axis labels read as percentages.
 
     Returns the Figure.
     """
@@ -41,16 +44,27 @@ def plot_history(history: History | dict) -> Figure:
     epochs = columns["epoch"]
     if not epochs:
         raise ValueError("The history is empty: train for at least one epoch first.")
+    log = getattr(history, "log", None)
+    fine = log is not None and len(log) > len(epochs)
+    if fine:
+        columns = log.as_dict()
+    x = np.asarray(columns["epoch"], dtype=float)
     fig = Figure(figsize=(10, 3.8), layout="constrained")
     loss_ax, acc_ax = fig.subplots(1, 2)
     for ax, key in ((loss_ax, "loss"), (acc_ax, "accuracy")):
-        ax.plot(epochs, columns[f"train_{key}"], "o-", label="training")
+        # Fine logs have many points: small dots, so that the line stays readable.
+        ax.plot(x, columns[f"train_{key}"], ".-" if fine else "o-", label="training")
         validation = np.asarray(columns[f"val_{key}"], dtype=float)
-        if not np.isnan(validation).all():
-            ax.plot(epochs, validation, "s--", label="validation")
+        measured = ~np.isnan(validation)
+        if measured.any():
+            ax.plot(x[measured], validation[measured], "s--", label="validation")
         ax.set_xlabel("epoch")
         ax.set_ylabel(key)
-        ax.set_xticks(epochs)
+        if fine:
+            ax.set_xlim(0, max(epochs))
+            ax.set_xticks(range(0, max(epochs) + 1))
+        else:
+            ax.set_xticks(epochs)
         ax.grid(alpha=0.3)
         ax.legend()
     acc_ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
@@ -107,8 +121,13 @@ def plot_misclassified(
     *,
     class_names: Sequence[str],
     max_images: int = 16,
+    per_class: int | None = None,
 ) -> Figure:
     """Show the first images the model got wrong, each titled "true → predicted".
+
+    ``per_class=k`` shows instead up to k mistakes of each true class, class by class and
+    spread over that class's mistakes, so that one class with many mistakes does not fill the
+    whole grid (``max_images`` is then ignored). The title counts every mistake either way.
 
     **Shapes:** images (N, H, W), (N, H, W, C) or (N, C, H, W); y_true, y_pred (N,).
 
@@ -122,7 +141,18 @@ def plot_misclassified(
             f"{len(y_true)}, {len(y_pred)}."
         )
     wrong = np.flatnonzero(y_true != y_pred)
-    shown = wrong[:max_images]
+    if per_class is not None:
+        if per_class < 1:
+            raise ValueError(f"per_class must be at least 1, got {per_class}.")
+        picked = []
+        for c in range(len(class_names)):
+            mine = wrong[y_true[wrong] == c]
+            # Spread over the class's mistakes: neighbours in a data set are often alike.
+            spread = np.unique(np.linspace(0, len(mine) - 1, min(per_class, len(mine))).round())
+            picked.append(mine[spread.astype(int)])
+        shown = np.concatenate(picked).astype(int)
+    else:
+        shown = wrong[:max_images]
     if len(shown) == 0:
         fig = Figure(figsize=(4, 1.5))
         fig.text(0.5, 0.5, "No misclassified images.", ha="center", va="center")

@@ -66,11 +66,46 @@ MUTATIONS = [
         "zero_grad",
     ),
     nt.Mutation(
+        "train_one_epoch squeezes the labels (a batch of one becomes a 0-d tensor)",
+        "train_solution",
+        _edit(
+            "train_solution",
+            ("x, y = x.to(device), y.to(device)", "x, y = x.to(device), y.squeeze().to(device)"),
+        ),
+        _cells("train_solution"),
+        "raised",
+    ),
+    nt.Mutation(
         "evaluate forgets model.eval() (dropout stays on)",
         "evaluate_solution",
         _edit("evaluate_solution", ("    model.eval()\n", "")),
         _cells("evaluate_solution"),
         "training mode",
+    ),
+    nt.Mutation(
+        "evaluate squeezes each chunk's predictions (a chunk of one becomes a 0-d tensor)",
+        "evaluate_solution",
+        _edit(
+            "evaluate_solution",
+            (
+                "chunks.append(scores.argmax(1).cpu())",
+                "chunks.append(scores.argmax(1).squeeze().cpu())",
+            ),
+        ),
+        _cells("evaluate_solution"),
+        "raised",
+    ),
+    nt.Mutation(
+        "evaluate weighs each chunk's mean loss as a full chunk (a short last chunk counts more)",
+        "evaluate_solution",
+        _edit(
+            "evaluate_solution",
+            (
+                'loss_sum += F.cross_entropy(scores, yb, reduction="sum").item()',
+                "loss_sum += F.cross_entropy(scores, yb).item() * batch_size",
+            ),
+        ),
+        _cells("evaluate_solution"),
     ),
     nt.Mutation(
         "save_checkpoint pickles the whole model object",
@@ -86,6 +121,19 @@ MUTATIONS = [
         "weights_only=True",
     ),
     nt.Mutation(
+        "save_checkpoint saves only the parameters (batch norm's running averages are lost)",
+        "checkpoint_solution",
+        _edit(
+            "checkpoint_solution",
+            (
+                'torch.save({"model": model.state_dict(), "history": history}, path)',
+                'torch.save({"model": dict(model.named_parameters()), "history": history}, path)',
+            ),
+        ),
+        _cells("checkpoint_solution", hidden_only=True),
+        "raised",
+    ),
+    nt.Mutation(
         "confusion_counts puts predicted classes in rows (transposed)",
         "results_solution",
         _edit(
@@ -96,6 +144,43 @@ MUTATIONS = [
             ),
         ),
         _cells("results_solution"),
+    ),
+    nt.Mutation(
+        "confusion_counts sizes the matrix from the largest label seen, not num_classes",
+        "results_solution",
+        _edit(
+            "results_solution",
+            (
+                "    counts = np.zeros((num_classes, num_classes), dtype=np.int64)\n",
+                "    k = int(max(np.max(y_true), np.max(y_pred))) + 1\n"
+                "    counts = np.zeros((k, k), dtype=np.int64)\n",
+            ),
+        ),
+        _cells("results_solution", hidden_only=True),
+    ),
+    nt.Mutation(
+        "plot_curves draws against 0, 1, 2, ... instead of the epoch numbers",
+        "results_solution",
+        _edit(
+            "results_solution",
+            (
+                'ax.plot(history["epoch"], history[f"train_{key}"], "o-", label="training")',
+                'ax.plot(history[f"train_{key}"], "o-", label="training")',
+            ),
+            (
+                'ax.plot(history["epoch"], history[f"val_{key}"], "s--", label="validation")',
+                'ax.plot(history[f"val_{key}"], "s--", label="validation")',
+            ),
+        ),
+        _cells("results_solution", hidden_only=True),
+        "against",
+    ),
+    nt.Mutation(
+        "rectified_maps forgets model.eval() (batch norm uses the one image's statistics)",
+        "maps_solution",
+        _edit("maps_solution", ("    model.eval()\n", "")),
+        _cells("maps_solution", hidden_only=True),
+        "evaluation mode",
     ),
     nt.Mutation(
         "rectified_maps returns the conv outputs before the ReLU",
@@ -120,6 +205,45 @@ MUTATIONS = [
         ),
         _cells("augment_solution"),
         "evaluation batch",
+    ),
+    nt.Mutation(
+        "augment_batch wraps around with torch.roll (assignment 4: the wrong shift)",
+        "augment_solution",
+        _edit(
+            "augment_solution",
+            (
+                "        if abs(dy) >= H or abs(dx) >= W:\n            continue",
+                "        if False:\n            continue",
+            ),
+            (
+                "out[i, :, max(dy, 0) : H + min(dy, 0), max(dx, 0) : W + min(dx, 0)] = image[\n"
+                "            :, max(-dy, 0) : H - max(dy, 0), max(-dx, 0) : W - max(dx, 0)\n"
+                "        ]",
+                "out[i] = torch.roll(image, shifts=(dy, dx), dims=(-2, -1))",
+            ),
+        ),
+        _cells("augment_solution"),
+        "torch.roll",
+    ),
+    nt.Mutation(
+        "augment_batch shifts only down and right (randint from 0)",
+        "augment_solution",
+        _edit(
+            "augment_solution",
+            ("torch.randint(-max_shift, max_shift + 1,", "torch.randint(0, max_shift + 1,"),
+        ),
+        _cells("augment_solution", hidden_only=True),
+        "from -max_shift to max_shift",
+    ),
+    nt.Mutation(
+        "augment_batch never shifts by +max_shift (randint's upper bound is excluded)",
+        "augment_solution",
+        _edit(
+            "augment_solution",
+            ("torch.randint(-max_shift, max_shift + 1,", "torch.randint(-max_shift, max_shift,"),
+        ),
+        _cells("augment_solution", hidden_only=True),
+        "from -max_shift to max_shift",
     ),
     # The notebook is the solution's; the digitnet.pt handed in beside it is not.
     _checkpoint("digitnet.pt missing", "missing", _cells("run_solution"), "digitnet.pt is missing"),
@@ -170,6 +294,10 @@ ASSIGNMENT = nt.Assignment(
         "optimizer.zero_grad()\\n",
         "F.max_pool2d(F.relu(self.conv1(x)), 2)",
         "torch.roll(image",
+        "_moved(",
+        "out[i, :, max(dy, 0)",
+        "_NormProbe",
+        "_normed_net",
     ),
     points_shown=nt.points_table_in_intro,
     # The training cell keeps its grading guard in the student version.

@@ -94,7 +94,7 @@ PUBLIC_SIGNATURES = {
     "example_digit": "(*, data_dir=None, allow_download=True, allow_fallback=True)",
     "example_fruit": "(*, data_dir=None, allow_download=True, allow_fallback=True)",
     "load_fruits": "(split='train', *, classes=None, data_dir=None, allow_download=True, "
-    "verify=True)",
+    "verify=True, return_files=False)",
     "load_mnist": "(split='train', *, data_dir=None, allow_download=True, allow_fallback=True)",
     "read_idx": "(path)",
 }
@@ -238,6 +238,91 @@ def test_decoded_fruits_come_from_the_npz_cache(
     x, y, _ = load_fruits("test", classes=["Plum"])
     np.testing.assert_array_equal(x, x_ref)
     np.testing.assert_array_equal(y, y_ref)
+
+
+def test_load_fruits_can_name_the_file_of_every_photo(data_dir: Path) -> None:
+    x, y, names, files = load_fruits("test", classes=["Lemon", "Kiwi"], return_files=True)
+    assert len(files) == len(x) and files[0].startswith("Test/Kiwi/")
+    for i in (0, len(files) // 2, len(files) - 1):
+        folder = files[i].split("/")[1]
+        assert names[y[i]] == folder
+        np.testing.assert_array_equal(x[i], iio.imread(data_dir / "fruits-360" / files[i]))
+    assert len(load_fruits("test", classes=["Lemon"])) == 3, "files only when asked for"
+
+
+def test_fruit_frames_reads_video_and_frame_from_the_file_name() -> None:
+    videos, frames = fruits.fruit_frames(
+        ["Training/Kiwi/12_100.jpg", "Test/Kiwi/r_7_100.jpg", "Test/Apple Red 1/321_100.jpg"]
+    )
+    assert videos.tolist() == ["Kiwi", "Kiwi r", "Apple Red 1"]
+    assert frames.tolist() == [12, 7, 321] and frames.dtype == np.int64
+    for bad in ("Kiwi/holiday.jpg", "12_100.jpg", "Training/Kiwi/x_12_100.jpg"):
+        with pytest.raises(ValueError, match="not a Fruits-360 frame"):
+            fruits.fruit_frames([bad])
+
+
+def _video(name: str, frames: range, split: str = "Training") -> list[str]:
+    return [f"{split}/{name}/{f}_100.jpg" for f in frames]
+
+
+def test_split_fruit_videos_holds_out_stretches_of_every_video() -> None:
+    files = _video("Kiwi", range(100)) + _video("Kiwi", range(100, 200), "Test")
+    files += [f"Training/Lemon/r_{f}_100.jpg" for f in range(50)]
+    parts = fruits.split_fruit_videos(
+        files, hold_out={"test": (0.6, 0.7), "val": (0.2, 0.3)}, margin=3
+    )
+    assert list(parts) == ["train", "val", "test"]
+    _, frames = fruits.fruit_frames(files)
+    kiwi, lemon = np.arange(200), np.arange(200, 250)
+    # One video of 200 frames (both folders), one of 50: each gives each part a stretch.
+    assert frames[np.intersect1d(parts["val"], kiwi)].tolist() == list(range(40, 60))
+    assert frames[np.intersect1d(parts["test"], kiwi)].tolist() == list(range(120, 140))
+    assert frames[np.intersect1d(parts["val"], lemon)].tolist() == list(range(10, 15))
+    gap = set(range(37, 40)) | set(range(60, 63)) | set(range(117, 120)) | set(range(140, 143))
+    train = set(frames[np.intersect1d(parts["train"], kiwi)].tolist())
+    assert train == set(range(200)) - set(range(40, 60)) - set(range(120, 140)) - gap
+    everything = np.concatenate(list(parts.values()))
+    assert len(everything) == len(set(everything.tolist())), "a photo is in one part at most"
+    assert all(np.all(np.diff(i) > 0) and i.dtype == np.int64 for i in parts.values())
+    assert len(fruits.split_fruit_videos(files, margin=0)["train"]) == 250 - 20 - 5 - 20 - 5
+
+
+@pytest.mark.parametrize(
+    "hold_out, margin, match",
+    [
+        ({"train": (0.1, 0.2)}, 2, "remains"),
+        ({"val": (0.5, 0.4)}, 2, "fractions"),
+        ({"val": (0.2, 0.5), "test": (0.4, 0.6)}, 2, "overlap"),
+        ({"val": (0.2, 0.3)}, -1, "margin"),
+    ],
+)
+def test_split_fruit_videos_explains_bad_arguments(hold_out, margin, match) -> None:
+    with pytest.raises(ValueError, match=match):
+        fruits.split_fruit_videos(_video("Kiwi", range(20)), hold_out=hold_out, margin=margin)
+
+
+def test_the_release_test_folder_has_near_twins_in_training_but_the_split_has_none(
+    data_dir: Path,
+) -> None:
+    files = [f for split in ("train", "test") for f in load_fruits(split, return_files=True)[3]]
+    videos, frames = fruits.fruit_frames(files)
+    in_test = np.array([f.startswith("Test/") for f in files])
+    # Test/ holds frames of the very videos Training/ comes from, some of them right next to
+    # training frames (the data README's subset: frames 3-9, 32-99 and 321-327 of each video).
+    assert set(np.unique(videos[in_test])) == set(np.unique(videos[~in_test]))
+    neighbours = 0
+    for video in np.unique(videos):
+        mine = videos == video
+        train = set(frames[mine & ~in_test].tolist())
+        neighbours += sum(bool({f - 1, f + 1} & train) for f in frames[mine & in_test].tolist())
+    assert neighbours > 0
+    parts = fruits.split_fruit_videos(files)
+    assert {k: len(v) for k, v in parts.items()} == {"train": 3546, "val": 483, "test": 482}
+    for held in ("val", "test"):
+        for video in np.unique(videos):
+            near = frames[parts[held][videos[parts[held]] == video]]
+            train = frames[parts["train"][videos[parts["train"]] == video]]
+            assert len(near) and np.abs(near[:, None] - train[None, :]).min() > 5, video
 
 
 def test_example_fruit_is_the_fixed_strawberry(data_dir: Path) -> None:

@@ -86,6 +86,7 @@ def test_raw_vs_scaled_uses_matching_scales(photo: np.ndarray) -> None:
 def test_image_row_titles_carry_shape_and_dtype(photo: np.ndarray) -> None:
     fig = figures.image_row({"small": photo[:4, :4]})
     assert "(4, 4, 3) uint8" in fig.axes[0].get_title()
+    assert figures.image_row({"small": photo[:4, :4]}, shapes=False).axes[0].get_title() == "small"
     with pytest.raises(ValueError, match="at least one"):
         figures.image_row({})
 

@@ -19,8 +19,10 @@ from helpers.data import load_mnist
 from helpers.torch import (
     Augment,
     DeviceData,
+    FitHistory,
     History,
     TrainConfig,
+    TrainingLog,
     confusion_matrix,
     evaluate,
     fit,
@@ -186,6 +188,28 @@ def test_augment_flip_mirrors_the_image():
     assert any(mirrored) and any(same)
 
 
+def test_augment_brightness_scales_each_image_and_is_off_by_default():
+    x = torch.rand(32, 3, 8, 8) * 0.5
+    still = dict(flip_horizontal=False, max_degrees=0, max_shift=0, zoom=(1.0, 1.0))
+    lit = Augment(**still, brightness=(0.5, 1.5))
+    out = lit(x, generator=torch.Generator().manual_seed(0))
+    factor = out.sum(dim=(1, 2, 3)) / x.sum(dim=(1, 2, 3))
+    scaled = out / factor.view(-1, 1, 1, 1)
+    torch.testing.assert_close(scaled, x, atol=1e-4, rtol=1e-4)  # one factor per image
+    assert 0.5 - 1e-4 <= factor.min() and factor.max() <= 1.5 + 1e-4
+    assert factor.max() - factor.min() > 0.5, "each image draws its own factor"
+    assert out.max() <= 1.0 and "brightness=(0.5, 1.5)" in repr(lit)
+    bright = Augment(**still, brightness=(3.0, 3.0))(x, generator=torch.Generator())
+    assert bright.max() == 1.0, "brighter than white is clipped"
+    # The default draws nothing more: runs (and recipes) from before brightness are unchanged.
+    g1, g2 = torch.Generator().manual_seed(4), torch.Generator().manual_seed(4)
+    a, b = Augment()(x, generator=g1), Augment(brightness=(1.0, 1.0))(x, generator=g2)
+    assert torch.equal(a, b) and torch.equal(g1.get_state(), g2.get_state())
+    assert "brightness" not in repr(Augment())
+    with pytest.raises(ValueError, match="brightness"):
+        Augment(brightness=(1.2, 0.8))
+
+
 class Recorder(nn.Module):
     """A tiny trainable model that keeps every batch it sees, with the mode it was in."""
 
@@ -244,6 +268,49 @@ def test_short_training_beats_an_untrained_net(mnist_train, mnist_test):
     assert agree == pytest.approx(accuracy, abs=1e-5)
 
 
+def test_the_log_measures_within_epochs_and_changes_nothing(tiny):
+    train, val = tiny.subset(192, seed=4), tiny.subset(40, seed=5)
+    settings = dict(epochs=2, batch_size=16, progress=False)  # 12 batches per epoch
+    seed_everything(3)
+    plain_model = ReferenceNet()
+    plain = fit(plain_model, train, val=val, **settings)
+    seed_everything(3)
+    logged_model = ReferenceNet()
+    logged = fit(logged_model, train, val=val, log_every=0.25, val_every=0.5, **settings)
+
+    assert isinstance(logged, FitHistory) and isinstance(logged, History)
+    for (name, a), b in zip(
+        plain_model.state_dict().items(), logged_model.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b), f"logging changed the training ({name})"
+    for name in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr"):
+        assert getattr(plain, name) == getattr(logged, name), name
+
+    log = logged.log
+    assert isinstance(log, TrainingLog) and len(log) == 8
+    assert log.epoch == pytest.approx([0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0])
+    assert log.step == [3, 6, 9, 12, 15, 18, 21, 24]
+    measured = [not math.isnan(v) for v in log.val_accuracy]
+    assert measured == [False, True, False, True] * 2, "validation every half epoch"
+    assert [log.val_accuracy[3], log.val_accuracy[7]] == logged.val_accuracy
+    assert [log.lr[3], log.lr[7]] == logged.lr
+    # Each row averages the batches since the previous one: equal windows average to the epoch.
+    for epoch in (0, 1):
+        rows = slice(4 * epoch, 4 * epoch + 4)
+        assert np.mean(log.train_loss[rows]) == pytest.approx(logged.train_loss[epoch])
+        assert np.mean(log.train_accuracy[rows]) == pytest.approx(logged.train_accuracy[epoch])
+    assert len(plain.log) == 2 and plain.log.epoch == [1.0, 2.0], "default: a row per epoch"
+    # A mid-epoch measurement returns the model to training mode.
+    recorder = Recorder()
+    fit(recorder, train, val=val, epochs=1, batch_size=16, log_every=0.5, progress=False)
+    modes = [mode for mode, x in recorder.seen]
+    assert modes.count(True) == 12 and modes.count(False) == 2 * math.ceil(len(val) / 1000)
+    assert modes[:6] == [True] * 6 and modes[6] is False and modes[7] is True
+    for bad in (0, 1.5, -0.1):
+        with pytest.raises(ValueError, match="fraction of an epoch"):
+            fit(ReferenceNet(), train, epochs=1, log_every=bad, progress=False)
+
+
 def test_fit_rejects_bad_settings(tiny):
     with pytest.raises(ValueError, match="at least 1"):
         fit(ReferenceNet(), tiny, epochs=0, progress=False)
@@ -291,7 +358,12 @@ def _stop_after_first_epoch(epoch: int, history: History) -> None:
 
 def test_resumed_training_equals_uninterrupted_training(tiny, tmp_path):
     settings = dict(
-        epochs=3, batch_size=64, augment=Augment(flip_horizontal=False), seed=5, progress=False
+        epochs=3,
+        batch_size=64,
+        augment=Augment(flip_horizontal=False),
+        seed=5,
+        progress=False,
+        log_every=0.5,
     )
     seed_everything(11)
     straight = ReferenceNet()
@@ -315,6 +387,7 @@ def test_resumed_training_equals_uninterrupted_training(tiny, tmp_path):
     assert history.epoch == [1, 2, 3]
     for name in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr"):
         assert getattr(history, name) == getattr(full, name), name
+    assert len(full.log) == 6 and history.log.as_dict() == full.log.as_dict()
     for (name, a), b in zip(
         straight.state_dict().items(), resumed.state_dict().values(), strict=True
     ):
@@ -487,6 +560,26 @@ def test_plots_return_figures(saved, tiny):
     fig = plot_history(history)
     assert isinstance(fig, Figure) and len(fig.axes) == 2
     assert len(fig.axes[0].lines) == 1, "no validation data: only the training curve"
+    # A finer log: every training point drawn, validation where it was measured.
+    fine = FitHistory.from_dict(history.as_dict())
+    fine.log = TrainingLog.from_dict(
+        {
+            "epoch": [0.5, 1.0],
+            "step": [1, 2],
+            "train_loss": [2.0, 1.0],
+            "train_accuracy": [0.4, 0.7],
+            "val_loss": [math.nan, 0.9],
+            "val_accuracy": [math.nan, 0.75],
+            "lr": [0.1, 0.0],
+        }
+    )
+    fig = plot_history(fine)
+    loss_lines, acc_lines = fig.axes[0].lines, fig.axes[1].lines
+    assert list(loss_lines[0].get_xdata()) == [0.5, 1.0]
+    assert list(loss_lines[1].get_ydata()) == [0.9], "validation only where measured"
+    assert list(acc_lines[0].get_ydata()) == [0.4, 0.7]
+    as_dict = plot_history(history.as_dict())  # a plain dict of per-epoch lists still works
+    assert list(as_dict.axes[0].lines[0].get_xdata()) == history.epoch
 
     y_true = tiny.labels.numpy()
     y_pred = predict(model, tiny)
@@ -500,6 +593,11 @@ def test_plots_return_figures(saved, tiny):
     assert isinstance(fig, Figure)
     assert sum(1 for ax in fig.axes if ax.images) == min(6, wrong)
     assert isinstance(plot_misclassified(images, y_true, y_true, class_names=names), Figure)
+    # per_class: a few mistakes of every class instead of the first ones, all counted.
+    fig = plot_misclassified(images, y_true, y_pred, class_names=names, per_class=1)
+    shown = [ax.get_title().split(" → ")[0] for ax in fig.axes if ax.images]
+    assert shown == sorted({names[t] for t in y_true[y_true != y_pred]}, key=names.index)
+    assert f"Misclassified: {wrong} of" in fig._suptitle.get_text()
 
     fig = plot_class_frequencies(y_true, y_pred, class_names=names)
     bars = fig.axes[0].patches
