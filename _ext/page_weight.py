@@ -12,7 +12,8 @@ rewrites each page that holds widget state:
 * layout and style models with identical state are merged, and the references follow;
 
 and it stores each figure under ``_images/`` as a palette PNG when that is visually the same
-(mean error under two grey levels in 255: no visible change, photos included) and at least 10 % smaller.
+(mean error under two grey levels in 255: no visible change, photos included) and at least
+10 % smaller.
 
 Nothing changes in the notebooks: a notebook opened in Jupyter still carries its pictures.
 Pages written by an earlier build are already rewritten and are left alone.
