@@ -241,8 +241,9 @@ def notebook_twin(myst_text: str) -> str:
 
 
 def _write_json(nb: dict) -> str:
-    # nbformat's own layout, so the files diff like notebooks saved by Jupyter.
-    return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+    # nbformat's own layout (sorted keys, as Jupyter and ruff format write), so the files diff
+    # like notebooks saved by Jupyter and a formatter never fights `sync` over key order.
+    return json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def planned_files(root: Path = ROOT) -> dict[Path, str]:

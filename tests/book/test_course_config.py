@@ -76,6 +76,9 @@ def test_every_graded_notebook_opens_with_one_hidden_setup_cell(path: Path) -> N
     assert first_code is cells[0], f"{path.name}: the setup cell must be the first code cell"
     assert "remove-cell" in cells[0]["metadata"]["tags"]
     assert "nbgrader" not in cells[0]["metadata"], "the setup cell is not graded or locked"
+    # Jupyter, nbgrader and ruff format all write sorted keys; a sync writing another order
+    # would be undone by the formatter and then reported stale.
+    assert path.read_text() == json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
