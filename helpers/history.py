@@ -11,6 +11,7 @@ import csv
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 __all__ = ["COLUMNS", "History"]
 
@@ -82,7 +83,7 @@ class History:
         return {name: list(getattr(self, name)) for name in COLUMNS}
 
     @classmethod
-    def from_dict(cls, columns: dict[str, list]) -> History:
+    def from_dict(cls, columns: dict[str, list]) -> Self:
         """Rebuild a history from ``as_dict()`` output."""
         missing = [name for name in COLUMNS if name not in columns]
         if missing:

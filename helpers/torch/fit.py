@@ -434,7 +434,7 @@ class _Logger:
         # Reading the running sums back forces a device sync: only at logging points.
         train = self.window(seen, loss_sum.item(), correct.item())
         val = (math.nan, math.nan)
-        if done in self.val_points:
+        if done in self.val_points and self.val is not None:
             started = time.perf_counter()
             val = evaluate(self.model, self.val)  # eval mode inside, training mode restored
             self.eval_seconds += time.perf_counter() - started

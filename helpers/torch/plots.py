@@ -46,7 +46,7 @@ def plot_history(history: History | dict) -> Figure:
         raise ValueError("The history is empty: train for at least one epoch first.")
     log = getattr(history, "log", None)
     fine = log is not None and len(log) > len(epochs)
-    if fine:
+    if log is not None and fine:
         columns = log.as_dict()
     x = np.asarray(columns["epoch"], dtype=float)
     fig = Figure(figsize=(10, 3.8), layout="constrained")
