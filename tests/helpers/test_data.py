@@ -93,10 +93,12 @@ PUBLIC_SIGNATURES = {
     "describe_sources": "()",
     "example_digit": "(*, data_dir=None, allow_download=True, allow_fallback=True)",
     "example_fruit": "(*, data_dir=None, allow_download=True, allow_fallback=True)",
+    "fruit_frames": "(files)",
     "load_fruits": "(split='train', *, classes=None, data_dir=None, allow_download=True, "
     "verify=True, return_files=False)",
     "load_mnist": "(split='train', *, data_dir=None, allow_download=True, allow_fallback=True)",
     "read_idx": "(path)",
+    "split_fruit_videos": "(files, *, hold_out=None, margin=5)",
 }
 
 
