@@ -46,13 +46,13 @@ from grader.notebooks import (
 from grader.sandbox import (
     Limits,
     Sandbox,
+    claim_uids,
     clean_env,
     die_with_parent,
     exposed,
     kill_group,
     kill_uid,
     python_paths,
-    slot_uid,
 )
 
 # This package's folder: never bound into a sandbox, and on the path of every worker.
@@ -239,6 +239,8 @@ class Runner:
         self.slots: queue.Queue[int] = queue.Queue()
         for slot in range(max(1, settings.jobs)):
             self.slots.put(slot)
+        # Held for the run's life: another run on this machine never gets these ids.
+        self.uids, self._uid_locks = claim_uids(max(1, settings.jobs))
 
     def job_dir(self, *parts: str) -> Path:
         """Make a private folder for one job (short: it holds the kernel's socket paths)."""
@@ -255,7 +257,7 @@ class Runner:
             readonly=self.readonly,
             env=sandbox_env(workdir, self.settings),
             limits=self.settings.limits,
-            uid=slot_uid(slot),
+            uid=self.uids[slot],
         )
 
     def run_worker(

@@ -14,10 +14,12 @@ process ends everything the student started.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -26,6 +28,9 @@ from pathlib import Path
 BWRAP = "/usr/bin/bwrap"
 # Unprivileged user ids for the worker slots (only used when the grader runs as root).
 FIRST_UID = 61000
+UID_COUNT = 1024
+# Where grading runs on one machine claim their user ids (one lock file per id).
+UID_LOCKS = Path(tempfile.gettempdir()) / "p2p-grader-uids"
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,35 @@ def available() -> str:
 def slot_uid(slot: int) -> int | None:
     """Return the user id a worker slot runs student code as (None when not root)."""
     return FIRST_UID + slot if os.geteuid() == 0 else None
+
+
+def claim_uids(count: int) -> tuple[list[int | None], list[int]]:
+    """Claim ``count`` user ids no other grading run on this machine holds.
+
+    Cleaning up after a submission kills every process of its user id, so two runs on one
+    machine (shards, a second course) must never share one. Each id is an exclusive lock on
+    a file; the kernel drops the lock when the claiming process ends, even by SIGKILL.
+    Returns (user ids, lock file descriptors to keep open); the ids are None when not root.
+    """
+    if os.geteuid() != 0:
+        return [None] * count, []
+    UID_LOCKS.mkdir(mode=0o700, exist_ok=True)
+    uids: list[int | None] = []
+    fds: list[int] = []
+    for uid in range(FIRST_UID, FIRST_UID + UID_COUNT):
+        fd = os.open(UID_LOCKS / str(uid), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        uids.append(uid)
+        fds.append(fd)
+        if len(uids) == count:
+            return uids, fds
+    for fd in fds:
+        os.close(fd)
+    raise SystemExit(f"no free sandbox user id: {UID_COUNT} are held by other grading runs")
 
 
 def python_paths() -> tuple[Path, ...]:

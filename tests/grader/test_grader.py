@@ -29,7 +29,14 @@ from grader.gradebook import Ledger
 from grader.harness import encode
 from grader.notebooks import hidden_lines, precheck, read_notebook, rebuild, scrub_outputs
 from grader.report import score_histogram
-from grader.sandbox import Sandbox, available, clean_env, exposed, python_paths, slot_uid
+from grader.sandbox import (
+    Sandbox,
+    available,
+    claim_uids,
+    clean_env,
+    exposed,
+    python_paths,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -266,13 +273,50 @@ def run_boxed(
 ) -> subprocess.CompletedProcess:
     work = tmp_path / "box"
     work.mkdir(exist_ok=True)
-    uid = slot_uid(7)
-    if uid is not None:
-        os.chown(work, uid, uid)
-    box = Sandbox(workdir=work, readonly=readonly or python_paths(), env=clean_env(work), uid=uid)
-    return subprocess.run(
-        box.argv([sys.executable, "-c", code]), capture_output=True, text=True, timeout=timeout
-    )
+    (uid,), locks = claim_uids(1)
+    try:
+        if uid is not None:
+            os.chown(work, uid, uid)
+        box = Sandbox(
+            workdir=work, readonly=readonly or python_paths(), env=clean_env(work), uid=uid
+        )
+        return subprocess.run(
+            box.argv([sys.executable, "-c", code]), capture_output=True, text=True, timeout=timeout
+        )
+    finally:
+        for fd in locks:
+            os.close(fd)
+
+
+CLAIM = (
+    "import sys, time; from grader.sandbox import claim_uids\n"
+    "uids, _ = claim_uids(int(sys.argv[1])); print(*uids, flush=True); time.sleep(30)\n"
+)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="user ids are only switched when grading as root")
+def test_two_grading_runs_on_one_machine_never_share_a_user_id() -> None:
+    # Cleanup kills every process of a slot's user id: a shared id would kill the other
+    # run's kernels. A SIGKILLed run's ids come free again.
+    def start(count: int) -> tuple[subprocess.Popen, set[int]]:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", CLAIM, str(count)], stdout=subprocess.PIPE, text=True, cwd=ROOT
+        )
+        assert proc.stdout is not None
+        return proc, set(map(int, proc.stdout.readline().split()))
+
+    first, a = start(3)
+    second, b = start(2)
+    try:
+        assert len(a) == 3 and len(b) == 2 and not a & b
+        first.kill()
+        first.wait()
+        third, c = start(3)
+        third.kill()
+        assert c & a, "the ids of a killed run were not released"
+    finally:
+        for proc in (first, second):
+            proc.kill()
 
 
 @pytest.fixture
@@ -379,7 +423,7 @@ def test_the_harness_runs_in_a_sandbox_without_the_grader(tmp_path: Path, sandbo
         {"id": 3, "function": "missing", "args": [], "kwargs": {}},
     ]
     log = tmp_path / "harness.log"
-    result = run_harness(runner, "toy", "_expected", "toy.ipynb", cells, cases, 7, log)
+    result = run_harness(runner, "toy", "_expected", "toy.ipynb", cells, cases, 0, log)
     got = {r["id"]: r for r in result["records"]}
     assert cc.decode(got[0]["value"]) == ["PosixPath", 4], result
     assert cc.decode(got[1]["value"]) is False and cc.decode(got[2]["value"]) is False
