@@ -12,8 +12,10 @@ they are reported.
 from __future__ import annotations
 
 import copy
+import difflib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,6 +66,9 @@ class PreCheck:
     """What the pre-check found: ``fatal`` stops grading; ``flags`` ask for review."""
 
     notebook: Path | None = None
+    # The submission with any nbgrader metadata an editor stripped given back (see
+    # :func:`restore_metadata`): what is rebuilt and graded.
+    restored: nbformat.NotebookNode | None = None
     fatal: str = ""
     flags: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -121,6 +126,24 @@ def precheck(folder: Path, release: Path) -> PreCheck:
         result.fatal = str(error)
         return result
     released = read_notebook(release)
+    student, lost = restore_metadata(student, released)
+    result.restored = student
+    if lost:
+        which = ", ".join(lost) if len(lost) <= 6 else f"{len(lost)} cells"
+        result.notes.append(
+            f"the nbgrader metadata of {which} was missing (an editor that strips cell "
+            "metadata?): matched to the release by cell id, order and content, and graded; "
+            "work on the notebook in Jupyter to keep it"
+        )
+    answers = [nbgrader_meta(c)["grade_id"] for c in released.cells if is_answer(c)]
+    present = {nbgrader_meta(c).get("grade_id") for c in student.cells}
+    if answers and not present & set(answers) and not any(nbgrader_meta(c) for c in student.cells):
+        result.fatal = (
+            f"{name} has no nbgrader metadata and none of its cells could be matched to the "
+            f"release's answer cells ({', '.join(answers)}): start again from the released "
+            "notebook and copy the answers into its cells"
+        )
+        return result
     _compare_cells(student, released, result)
     allowed = {p.name for p in release.parent.iterdir()}
     total = 0
@@ -200,6 +223,111 @@ def _compare_cells(
         if gid not in seen:
             what = "answer" if is_answer(ref) else "locked"
             result.notes.append(f"{what} cell {gid} was deleted (the release's is used)")
+
+
+def _content_key(cell: dict) -> tuple:
+    return ("content", cell.get("cell_type"), cell.get("source", "").strip())
+
+
+def restore_metadata(
+    student: nbformat.NotebookNode, release: nbformat.NotebookNode
+) -> tuple[nbformat.NotebookNode, list[str]]:
+    """Give cells that lost their nbgrader metadata the release's; return (notebook, grade ids).
+
+    Editors other than Jupyter may drop cell metadata, keeping the cell ids or making new
+    ones. A cell is matched to the release's cell with its id; failing that, locked cells
+    (and plain ones) by their unchanged content, in order; an answer cell is then the
+    student's cell, between the same matched neighbours, that looks most like the
+    release's version of it. Cells that match nothing stay the student's own extra cells.
+    """
+    nb = copy.deepcopy(student)
+    have = {nbgrader_meta(c).get("grade_id") for c in nb.cells if nbgrader_meta(c)}
+    wanted = {nbgrader_meta(c).get("grade_id") for c in release.cells if nbgrader_meta(c)}
+    if wanted <= have:
+        return nb, []
+    restored: list[str] = []
+
+    def adopt(cell: nbformat.NotebookNode, ref: nbformat.NotebookNode) -> None:
+        cell.setdefault("metadata", {})["nbgrader"] = copy.deepcopy(ref.metadata["nbgrader"])
+        cell["id"] = ref.get("id", cell.get("id"))
+        have.add(nbgrader_meta(ref)["grade_id"])
+        restored.append(nbgrader_meta(ref)["grade_id"])
+
+    by_id = {c.get("id"): c for c in release.cells}
+    for cell in nb.cells:
+        ref = by_id.get(cell.get("id"))
+        if not nbgrader_meta(cell) and ref is not None and nbgrader_meta(ref):
+            if nbgrader_meta(ref)["grade_id"] not in have and ref.cell_type == cell.cell_type:
+                adopt(cell, ref)
+    # The rest by order and content: each side as a sequence of keys; equal keys match.
+    student_ids = {c.get("id") for c in nb.cells}
+
+    def release_key(i: int, ref: nbformat.NotebookNode) -> tuple:
+        gid = nbgrader_meta(ref).get("grade_id")
+        if gid in have or (gid is None and ref.get("id") in student_ids):
+            return ("known", gid, ref.get("id") if gid is None else None)
+        return ("answer", i) if is_answer(ref) else _content_key(ref)
+
+    def student_key(cell: nbformat.NotebookNode) -> tuple:
+        gid = nbgrader_meta(cell).get("grade_id")
+        if gid is not None:
+            return ("known", gid, None)
+        if cell.get("id") in by_id and not nbgrader_meta(by_id[cell.get("id")]):
+            return ("known", None, cell.get("id"))
+        return _content_key(cell)
+
+    rkeys = [release_key(i, c) for i, c in enumerate(release.cells)]
+    skeys = [student_key(c) for c in nb.cells]
+    matcher = difflib.SequenceMatcher(None, rkeys, skeys, autojunk=False)
+    pairs = [
+        (block.a + k, block.b + k)
+        for block in matcher.get_matching_blocks()
+        for k in range(block.size)
+    ]
+    for i, j in pairs:
+        ref, cell = release.cells[i], nb.cells[j]
+        if rkeys[i][0] == "content":
+            if nbgrader_meta(ref):
+                adopt(cell, ref)
+            else:
+                cell["id"] = ref.get("id", cell.get("id"))
+    _match_answers(release, nb, rkeys, pairs, adopt)
+    return nb, restored
+
+
+def _match_answers(
+    release: nbformat.NotebookNode,
+    nb: nbformat.NotebookNode,
+    rkeys: list[tuple],
+    pairs: list[tuple[int, int]],
+    adopt: Callable[[nbformat.NotebookNode, nbformat.NotebookNode], None],
+) -> None:
+    """Match each unmatched answer cell to a student cell between the same neighbours."""
+    claimed = {j for _, j in pairs}
+    bounds = [(-1, -1), *pairs, (len(release.cells), len(nb.cells))]
+    for (i0, j0), (i1, j1) in zip(bounds, bounds[1:], strict=False):
+        start = j0 + 1
+        for i in range(i0 + 1, i1):
+            ref = release.cells[i]
+            if rkeys[i][0] != "answer":
+                continue
+            options = [
+                j
+                for j in range(start, j1)
+                if j not in claimed
+                and nb.cells[j].cell_type == ref.cell_type
+                and not nbgrader_meta(nb.cells[j])
+            ]
+            if not options:
+                continue
+            # The one most like the release's version (its signature, its comments).
+            best = max(
+                options,
+                key=lambda j: difflib.SequenceMatcher(None, ref.source, nb.cells[j].source).ratio(),
+            )
+            adopt(nb.cells[best], ref)
+            claimed.add(best)
+            start = best + 1
 
 
 def rebuild(

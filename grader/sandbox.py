@@ -18,6 +18,7 @@ import fcntl
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -112,9 +113,29 @@ def claim_uids(count: int) -> tuple[list[int | None], list[int]]:
 
 
 def python_paths() -> tuple[Path, ...]:
-    """Return the folders the grading Python needs: its installation and its virtualenv."""
-    paths = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve()}
-    return tuple(sorted(paths))
+    """Return the folders the grading Python needs: its installation and its virtualenv.
+
+    Every path is resolved: a sandbox shows folders at their real place only, so a
+    virtualenv reached through a symlink (or living outside the course) is bound where
+    it really is, with the folder of the real interpreter binary its ``bin/python`` points to.
+    """
+    paths = {
+        Path(sys.base_prefix).resolve(),
+        Path(sys.prefix).resolve(),
+        Path(sys.executable).resolve().parent,
+    }
+    # A folder inside another bound one is shown already.
+    return tuple(sorted(p for p in paths if not any(q in p.parents for q in paths)))
+
+
+def sandbox_python() -> Path:
+    """Return the interpreter a sandbox runs: this one, at a path the sandbox shows.
+
+    A virtualenv's ``bin/python`` is kept (not resolved to the base interpreter, which
+    would leave the virtualenv's packages behind), but its folder is resolved.
+    """
+    python = Path(sys.prefix).resolve() / "bin" / "python"
+    return python if python.exists() else Path(sys.executable).resolve()
 
 
 def _parents(path: Path) -> list[Path]:
@@ -197,10 +218,52 @@ def sandbox_argv(box: Sandbox, command: list[str]) -> list[str]:
     return argv + command
 
 
+PREFLIGHT = "import helpers, numpy"
+
+
+def preflight(box: Sandbox, timeout: float = 120) -> str:
+    """Start one sandboxed ``python -c "import helpers, numpy"``; return '' or what to fix.
+
+    Run before anyone is graded: a sandbox that cannot start the interpreter, or whose
+    interpreter cannot import the course's package, would fail every student alike.
+    """
+    python = sandbox_python()
+    prepare_workdir(box.workdir, box.uid)
+    try:
+        proc = subprocess.run(
+            box.argv([str(python), "-c", PREFLIGHT]),
+            capture_output=True,
+            text=True,
+            env=box.env,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        return f"a sandboxed `python -c '{PREFLIGHT}'` did not finish in {timeout:g} s"
+    if proc.returncode == 0:
+        return ""
+    lines = (proc.stderr + proc.stdout).strip().splitlines() or [f"exit {proc.returncode}"]
+    detail = lines[-1].strip()
+    if "No module named 'helpers'" in detail:
+        fix = (
+            f"install the course into that interpreter from the course folder "
+            f"(`{python} -m pip install -e .`) and grade with it"
+        )
+    elif "No module named" in detail:
+        fix = f"install the course's requirements into {python} (`make install`)"
+    elif "failed to execute" in detail or proc.returncode in (126, 127):
+        fix = (
+            "give the sandbox user read access to the interpreter's folders "
+            f"({', '.join(map(str, python_paths()))}) or grade with a Python installed elsewhere"
+        )
+    else:
+        fix = "run that command with this Python to see why it fails"
+    return f"a sandboxed `{python} -c '{PREFLIGHT}'` fails ({detail[:200]}): {fix}."
+
+
 def clean_env(workdir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     """Return the minimal environment a sandboxed kernel or harness gets."""
     env = {
-        "PATH": f"{Path(sys.prefix) / 'bin'}:/usr/local/bin:/usr/bin:/bin",
+        "PATH": f"{sandbox_python().parent}:/usr/local/bin:/usr/bin:/bin",
         "HOME": str(workdir),
         "USER": "student",
         "LOGNAME": "student",

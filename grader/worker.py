@@ -12,6 +12,7 @@ JSON result; it never touches the gradebook.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import copy
 import json
@@ -41,6 +42,7 @@ from grader.sandbox import (
     kill_uid,
     prepare_workdir,
     processes_of,
+    sandbox_python,
 )
 
 KERNEL_NAME = "course-sandbox"
@@ -80,6 +82,65 @@ RESET_HOOKS = """(lambda ip, TM: (
 )"""
 
 
+# Evaluated as a user expression when a kernel starts. IPython's ``exit()`` (and ``quit()``)
+# stops the kernel once the cell's reply is sent: the grader would see the next cell die
+# and replay the exiting cell after every restart. Here it only leaves a note in the reply
+# (a ``blocked`` ask_exit payload) and the kernel goes on.
+BLOCK_EXIT = """(lambda ip: setattr(ip, "ask_exit", lambda: ip.payload_manager.write_payload(
+    {"source": "ask_exit", "keepkernel": True, "blocked": True})))(
+    __import__("IPython").core.interactiveshell.InteractiveShell.instance())"""
+
+
+# The course's shared reference constants: read-only arrays that test cells import as
+# their expected values. Read-only is no protection (``arr.setflags(write=True)``), and
+# everything in the kernel is within a submission's reach, so the worker, outside the
+# kernel, keeps their fingerprints from before any student code ran, compares after
+# every answer cell and before every test cell, and has the modules re-imported from the
+# read-only disk copy when they differ.
+CONSTANT_MODULES = ("helpers.kernels",)
+CONSTANTS_CODE = """
+import hashlib, importlib, sys
+import numpy as np
+
+def _feed(h, value):
+    if isinstance(value, np.ndarray):
+        h.update(repr((value.dtype.str, value.shape, value.flags.writeable)).encode())
+        h.update(np.ascontiguousarray(value).tobytes())
+    elif isinstance(value, dict):
+        for key in sorted(value, key=repr):
+            h.update(repr(key).encode())
+            _feed(h, value[key])
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _feed(h, item)
+    elif hasattr(value, "__dataclass_fields__") and not isinstance(value, type):
+        _feed(h, dict(vars(value)))
+    else:
+        h.update(repr(value).encode())
+
+if RESTORE:
+    for name in MODULES:
+        for loaded in [m for m in list(sys.modules) if m == name or m.startswith(name + ".")]:
+            del sys.modules[loaded]
+answer = {}
+for name in MODULES:
+    for attr, value in sorted(vars(importlib.import_module(name)).items()):
+        if attr.isupper():
+            h = hashlib.sha256()
+            _feed(h, value)
+            answer[name + "." + attr] = h.hexdigest()
+"""
+
+
+def constants_expression(restore: bool) -> str:
+    """Return the user expression that fingerprints (and first re-imports) the constants."""
+    scope = {"MODULES": CONSTANT_MODULES, "RESTORE": restore}
+    return (
+        f'(lambda g: (__import__("builtins").exec({CONSTANTS_CODE!r}, g), g["answer"])[1])'
+        f"({scope!r})"
+    )
+
+
 def is_test_cell(cell: nbformat.NotebookNode) -> bool:
     """Return True for an autograded test cell (graded, and not an answer)."""
     meta = cell.get("metadata", {}).get("nbgrader", {})
@@ -90,7 +151,7 @@ def kernel_spec(box: Sandbox, folder: Path) -> Path:
     """Write a kernelspec whose kernel starts inside ``box``; return the kernels folder."""
     argv = box.argv(
         [
-            str(Path(sys.prefix) / "bin" / "python"),
+            str(sandbox_python()),
             "-m",
             "ipykernel_launcher",
             f"--IPKernelApp.exec_lines={PRELOAD}",
@@ -184,14 +245,17 @@ class SandboxedRun:
         self.timeout = float(job["cell_timeout"])
         self.limit = self.timeout + INTERRUPT_GRACE_S
         self.km = self._kernel_manager()
-        self.client = self._client()
         self.notes: list[str] = []
+        self.exits_seen: dict[int, bool] = {}
+        self.constants: dict[str, str] = {}  # fingerprints before any student code ran
+        self.client = self._client()
         self.kernel_pids: set[int] = set()  # the kernel's own processes, spared after a cell
         self.bombs: list[int] = []  # process counts the watchdog stopped
         self.hooks_found: set[str] = set()
         self.replay: list[int] = []  # cells a fresh kernel runs again
         self.runaway: list[int] = job.setdefault("runaway_cells", [])
         self.restarts = 0
+        self.flags: list[str] = []  # what asks for a human look (the record's flags)
         self.stopped = ""  # why the remaining cells are not run, once that is so
 
     def _kernel_manager(self) -> SandboxKernelManager:
@@ -224,7 +288,16 @@ class SandboxedRun:
             kernel_name=KERNEL_NAME,
         )
         client.output_cap = self.job["output_cap"]
+        client.on_cell_executed = self._on_executed
         return client
+
+    def _on_executed(
+        self, cell: nbformat.NotebookNode, cell_index: int, execute_reply: dict
+    ) -> None:
+        """Remember a cell whose reply asks the front end to exit (IPython's ``exit()``)."""
+        for payload in execute_reply.get("content", {}).get("payload", []) or []:
+            if payload.get("source") == "ask_exit":
+                self.exits_seen[cell_index] = bool(payload.get("blocked"))
 
     @property
     def _kc(self) -> AsyncKernelClient:
@@ -235,6 +308,11 @@ class SandboxedRun:
         try:
             async with self.client.async_setup_kernel(env=self.box.env):
                 self._remember_kernel()
+                await self._block_exit()
+                start = await self._fingerprints(restore=False)
+                if isinstance(start, str):
+                    self.notes.append(f"the course's constants are not watched: {start}")
+                self.constants = start if isinstance(start, dict) else {}
                 for index, cell in enumerate(self.nb.cells):
                     if cell.cell_type == "code":
                         await self._cell(index, cell)
@@ -248,7 +326,14 @@ class SandboxedRun:
             return
         if is_test_cell(cell):
             await self._reset_hooks()
+            label = cell.metadata.nbgrader.get("grade_id", f"cell {index}")
+            await self._check_constants(f"something run before the test {label}")
         outcome = await self._run(cell, index)
+        if not is_grade(cell) and outcome in ("ok", "error"):
+            label = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            await self._check_constants(label or f"cell {index}")
+        if index in self.exits_seen:
+            outcome = self._exit_called(index, cell, outcome)
         if outcome == "ok" and not is_grade(cell):
             self.replay.append(index)
         elif outcome == "error" and _interrupted(cell):
@@ -256,6 +341,78 @@ class SandboxedRun:
         elif outcome in ("hung", "died"):
             self.runaway.append(index)
             await self._recover(index, cell, outcome)
+        elif outcome == "exited":
+            await self._recover(index, cell, outcome)
+
+    def _exit_called(self, index: int, cell: nbformat.NotebookNode, outcome: str) -> str:
+        """Flag a cell that called ``exit()``; return 'exited' if its kernel is stopping."""
+        kept = self.exits_seen.pop(index)
+        label = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or f"cell {index}"
+        if kept:
+            self.flags.append(
+                f"{label} called exit(), which stops the kernel in Jupyter: ignored while "
+                "grading (remove it from the notebook)"
+            )
+            return outcome
+        self.flags.append(f"{label} called exit() and stopped the kernel")
+        return "exited" if outcome in ("ok", "error") else outcome
+
+    async def _fingerprints(self, restore: bool) -> dict[str, str] | str:
+        """Return the constants' fingerprints as the kernel sees them, or why there are none.
+
+        The reason starts with "no reply" when the kernel did not answer (busy, dying),
+        else it is the error the expression raised (something broke what it uses).
+        """
+        try:
+            reply = await asyncio.wait_for(
+                self._kc.execute_interactive(
+                    "", silent=True, store_history=False,
+                    user_expressions={"c": constants_expression(restore)}, timeout=self.timeout,
+                ),
+                self.limit,
+            )  # fmt: skip
+        except Exception as error:  # noqa: BLE001 - any failure to answer is reported
+            return f"no reply ({type(error).__name__})"
+        answer = reply.get("content", {}).get("user_expressions", {}).get("c", {})
+        if answer.get("status") != "ok":
+            return f"{answer.get('ename', 'no answer')}: {str(answer.get('evalue'))[:100]}"
+        try:
+            return dict(ast.literal_eval(answer["data"]["text/plain"]))
+        except (KeyError, ValueError, SyntaxError, TypeError):
+            return "an answer that is not a dict of fingerprints"
+
+    async def _check_constants(self, who: str) -> None:
+        """Flag and undo a change of the course's constants since the kernel started."""
+        if not self.constants:
+            return
+        now = await self._fingerprints(restore=False)
+        if now == self.constants:
+            return
+        if isinstance(now, str) and now.startswith("no reply"):
+            self.notes.append(f"the course's constants could not be checked after {who}: {now}")
+            return
+        if isinstance(now, str):
+            what = f"the course's constants (the check failed: {now})"
+        else:
+            what = ", ".join(k for k in sorted(self.constants) if now.get(k) != self.constants[k])
+        restored = await self._fingerprints(restore=True) == self.constants
+        self.flags.append(
+            f"{who} changed {what} that the tests compare against "
+            + ("(restored from disk before the tests)" if restored else "(could not be restored)")
+        )
+
+    async def _block_exit(self) -> None:
+        """Make ``exit()`` in this kernel a note instead of a shutdown (see BLOCK_EXIT)."""
+        try:
+            await asyncio.wait_for(
+                self._kc.execute_interactive(
+                    "", silent=True, store_history=False,
+                    user_expressions={"exit": BLOCK_EXIT}, timeout=self.timeout,
+                ),
+                self.limit,
+            )  # fmt: skip
+        except Exception as error:  # noqa: BLE001 - the run goes on; exit() stays harmful
+            self.notes.append(f"exit() could not be disarmed ({type(error).__name__})")
 
     async def _run(self, cell: nbformat.NotebookNode, index: int) -> str:
         """Run one cell; return 'ok', 'error', 'hung' or 'died'."""
@@ -335,6 +492,8 @@ class SandboxedRun:
             return f"cell {index} started {count} processes (a fork bomb) and was stopped"
         if outcome == "hung":
             return f"cell {index} ignored the interrupt after {self.timeout:g} s"
+        if outcome == "exited":
+            return f"cell {index} called exit(), which stopped the kernel"
         return f"the kernel died in cell {index} (a crash, os._exit or a kill)"
 
     async def _restart(self) -> None:
@@ -343,6 +502,10 @@ class SandboxedRun:
         await self.km.restart_kernel(now=True)
         await self.client.async_start_new_kernel_client()
         self._remember_kernel()
+        await self._block_exit()
+        # A fresh kernel's constants are the disk's again.
+        start = await self._fingerprints(restore=False)
+        self.constants = start if isinstance(start, dict) else self.constants
 
     async def _finish(self) -> None:
         try:
@@ -359,9 +522,13 @@ class SandboxedRun:
             )
 
 
-async def execute(nb: nbformat.NotebookNode, job: dict, box: Sandbox) -> list[str]:
-    """Run every cell of ``nb`` in a sandboxed kernel; return notes about what went wrong."""
-    return await SandboxedRun(nb, job, box).execute()
+async def execute(
+    nb: nbformat.NotebookNode, job: dict, box: Sandbox
+) -> tuple[list[str], list[str]]:
+    """Run every cell of ``nb`` in a sandboxed kernel; return (notes, flags)."""
+    run = SandboxedRun(nb, job, box)
+    notes = await run.execute()
+    return notes, run.flags
 
 
 def scores(nb: nbformat.NotebookNode) -> dict[str, list[float]]:
@@ -395,7 +562,7 @@ def run_harness(job: dict, box: Sandbox) -> dict:
     out = box.workdir / "crosscheck.jsonl"
     _remove(out)
     command = [
-        str(Path(sys.prefix) / "bin" / "python"),
+        str(sandbox_python()),
         "-I",
         check["harness"],
         check["cells"],
@@ -470,12 +637,13 @@ def main(job_path: str) -> int:
         uid=job["uid"],
     )
     nb = nbformat.read(job["notebook"], as_version=4)
-    notes = asyncio.run(execute(nb, job, box))
+    notes, flags = asyncio.run(execute(nb, job, box))
     survivors = kill_uid(box.uid)
     result: dict[str, Any] = {
         "status": "graded",
         "cells": scores(nb),
         "notes": notes,
+        "flags": flags,
         "survivors": survivors,
     }
     nbformat.write(nb, job["executed"])

@@ -1,4 +1,4 @@
-"""The red team: 40+ bad submissions graded in ONE batch, each with its expected outcome.
+"""The red team: 50+ bad submissions graded in ONE batch, each with its expected outcome.
 
 The batch runs ``python -m grader autograde --jobs 2`` on a copy of the course
 in a temporary folder, with every case of ``redteam/cases.py`` handed in by its own
@@ -97,7 +97,7 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> dict:
         wrong = ctx.files(ctx.with_target(ctx.wrong_function()))
         hand_in(f"control-{name}", name, {**wrong, **extra})
     for i, case in enumerate(CASES):
-        plan[case.name] = names[i % len(names)]
+        plan[case.name] = case.assignment or names[i % len(names)]
     for case in SELECTED:
         hand_in(case.name, plan[case.name], case.build(contexts[plan[case.name]]))
     started = time.monotonic()
@@ -180,6 +180,10 @@ def test_case(batch: dict, case: Case) -> None:
             assert score == top, f"honest cell {gid} got {score}/{top}; notes: {rec['notes']}"
     if case.flag:
         assert rec["flags"], "the case should have been flagged for review"
+    if case.flag_text:
+        assert any(case.flag_text in f for f in rec["flags"]), rec["flags"]
+    if case.clean:
+        assert not rec["flags"], rec["flags"]
 
 
 def test_gradebook_matches_the_sealed_ledger(batch: dict) -> None:

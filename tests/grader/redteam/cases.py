@@ -18,7 +18,10 @@ hints the course is and at the course's real path (``Context.course``). A case t
 finds nothing answers wrongly; one that finds anything answers right (the honest answer
 stands in for what the student would gain), so any leak shows as a cheated item kept.
 
-``flag=True`` additionally demands that the submission is flagged for review.
+``flag=True`` additionally demands that the submission is flagged for review, and
+``flag_text`` that some flag says so (names what was done); ``clean=True`` demands no
+flag at all (an honest notebook must not look suspicious). ``assignment`` pins a case to
+the one assignment its trick needs (otherwise cases are spread over all of them).
 """
 
 from __future__ import annotations
@@ -123,6 +126,9 @@ class Case:
     expect: str  # rejected | honest | item
     build: Callable[[Context], dict[str, bytes]]
     flag: bool = False
+    flag_text: str = ""
+    clean: bool = False
+    assignment: str = ""
 
 
 def _trick(code: str) -> Callable[[Context], dict[str, bytes]]:
@@ -149,6 +155,37 @@ def _honest_with(code: str) -> Callable[[Context], dict[str, bytes]]:
         return ctx.files(nb)
 
     return build
+
+
+def _stripped_metadata(new_ids: bool) -> Callable[[Context], dict[str, bytes]]:
+    """An honest notebook whose editor dropped every cell's metadata (and maybe its ids)."""
+
+    def build(ctx: Context) -> dict[str, bytes]:
+        nb = ctx.honest()
+        for n, cell in enumerate(nb.cells):
+            cell.metadata = {}
+            if new_ids:
+                cell["id"] = f"edited-{n:04d}"
+        # What such an editor's user adds: a scratch cell after the first answer.
+        nb.cells.insert(ctx.index(ctx.honest(), ctx.target) + 1, nbformat.v4.new_code_cell("1 + 1"))
+        return ctx.files(nb)
+
+    return build
+
+
+# The course's reference constants made writable and changed to what a wrong answer
+# returns (assignment 02: correlate2d, whose visible test compares against them).
+TAMPERED_CONSTANTS = """
+import numpy as np
+import helpers.kernels as _kernels
+_kernels.TINY_FEATURE_MAP.setflags(write=True)
+_kernels.TINY_FEATURE_MAP[...] = 0
+_kernels.EDGE_RESPONSE = 0
+
+def correlate2d(image, kernel):
+    image, kernel = np.asarray(image), np.asarray(kernel)
+    return np.zeros((image.shape[0] - kernel.shape[0] + 1, image.shape[1] - kernel.shape[1] + 1))
+"""
 
 
 def _deleted_test(ctx: Context) -> dict[str, bytes]:
@@ -425,6 +462,11 @@ def cases() -> list[Case]:
              "honest", _forged_cell, flag=True),
         Case("answer-made-test", "tamper", "answer cell relabelled as a locked test",
              "honest", _relabelled_answer, flag=True),
+        Case("metadata-stripped", "tamper", "honest; an editor dropped the nbgrader metadata",
+             "honest", _stripped_metadata(new_ids=False), clean=True, assignment="03_activations"),
+        Case("metadata-and-ids-stripped", "tamper",
+             "honest; an editor dropped the metadata and renumbered the cell ids", "honest",
+             _stripped_metadata(new_ids=True), clean=True, assignment="04_pooling"),
         Case("write-gradebook", "tamper", "searches for gradebook.db and rewrites scores",
              "item", _trick(FIND_GRADEBOOK), flag=True),
         Case("patch-course-helpers", "tamper", "overwrites helpers/check/asserts.py on disk",
@@ -460,6 +502,9 @@ def cases() -> list[Case]:
         Case("disk-fill", "runaway", "writes one endless file", "item",
              _runaway("with open('fill.bin', 'wb') as f:\n    while True:\n"
                       "        f.write(b'0' * 2**20)")),
+        Case("exit-after-answer", "runaway", "IPython's `exit()` after correct definitions",
+             "honest", _honest_with("exit()"), flag=True, flag_text="exit()",
+             assignment="01_pixels"),
         Case("background-daemon", "runaway", "leaves a detached process behind", "honest",
              _honest_with("import subprocess\nsubprocess.Popen(['sleep', '600'], "
                           "start_new_session=True)")),
@@ -485,6 +530,10 @@ def cases() -> list[Case]:
                     "    g.check_value = lambda *a, **k: True\n"
                     "    g.call_student = lambda f, *a, **k: f(*a, **{x: y for x, y in k.items() "
                     "if x not in ('name', 'forbid')})"), flag=True),
+        Case("tampered-constants", "cheat",
+             "makes the shared expected values writable and zeroes them, wrong answer",
+             "item", lambda ctx: ctx.files(ctx.with_target(TAMPERED_CONSTANTS)),
+             flag=True, flag_text="TINY_FEATURE_MAP", assignment="02_convolution"),
         Case("equal-to-anything", "cheat", "returns an object equal to everything", "item",
              lambda ctx: ctx.files(ctx.with_target(
                  ANYTHING + "\n" + ctx.wrong_function("    return Anything()\n")))),
