@@ -31,7 +31,7 @@ from traitlets.config.loader import PyFileConfigLoader
 
 import helpers
 from grader import crosscheck as cc
-from grader import harness
+from grader import harness, reference_cache
 from grader.gradebook import Ledger, locked, write_scores
 from grader.notebooks import (
     answer_sources,
@@ -52,6 +52,7 @@ from grader.sandbox import (
     exposed,
     kill_group,
     kill_uid,
+    preflight,
     python_paths,
 )
 
@@ -144,6 +145,8 @@ class Settings:
     write_gradebook: bool = True
     keep_jobs: bool = False
     data_dir: Path | None = None
+    # Reuse the instructor's reference run while nothing it depends on has changed.
+    reuse_reference: bool = True
 
 
 @dataclass
@@ -241,6 +244,17 @@ class Runner:
             self.slots.put(slot)
         # Held for the run's life: another run on this machine never gets these ids.
         self.uids, self._uid_locks = claim_uids(max(1, settings.jobs))
+        self.preflight()
+
+    def preflight(self) -> None:
+        """Stop the run before anyone is graded if a sandbox cannot import the course."""
+        jobdir = self.job_dir("_preflight")
+        try:
+            reason = preflight(self.box(jobdir, 0))
+        finally:
+            shutil.rmtree(jobdir, ignore_errors=True)
+        if reason:
+            raise SystemExit(f"refusing to grade: {reason}")
 
     def job_dir(self, *parts: str) -> Path:
         """Make a private folder for one job (short: it holds the kernel's socket paths)."""
@@ -353,6 +367,31 @@ def prepare_reference(runner: Runner, assignment: str, notebook: str, secret: by
         for p in (course.source / assignment).iterdir()
         if p.is_file() and p.suffix != ".ipynb" and not p.is_symlink()
     ]
+    settings = runner.settings
+    kept_at = reference_cache.cache_path(
+        course.grading,
+        assignment,
+        notebook,
+        reference_cache.reference_key(
+            source=course.source / assignment / notebook,
+            release=course.release / assignment / notebook,
+            beside=[*beside, *course.reference_files(assignment)],
+            data_dir=settings.data_dir,
+            settings=[
+                settings.cell_timeout,
+                settings.limits,
+                settings.crosscheck,
+                course.kernel_arguments,
+            ],
+        ),
+    )
+    kept = reference_cache.load(kept_at) if settings.reuse_reference else None
+    if kept is not None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(f"reference unchanged since it last passed: {kept_at.name}\n")
+        ref.cases, ref.expected = kept["cases"], kept["expected"]
+        shutil.rmtree(jobdir, ignore_errors=True)
+        return ref
     for path in [*beside, *course.reference_files(assignment)]:
         shutil.copy2(path, jobdir / "sandbox" / path.name)
     slot = runner.slots.get()
@@ -363,8 +402,10 @@ def prepare_reference(runner: Runner, assignment: str, notebook: str, secret: by
         else:
             executed = nbformat.read(jobdir / "executed.ipynb", as_version=4)
             ref.fault = _reference_fault(runner, assignment, notebook, result, executed)
-        if not ref.fault and runner.settings.crosscheck:
+        if not ref.fault and settings.crosscheck:
             _expect(runner, ref, assignment, notebook, jobdir, secret, slot, log)
+        if not ref.fault:
+            reference_cache.save(kept_at, ref.cases, ref.expected)
     finally:
         runner.slots.put(slot)
         if not runner.settings.keep_jobs:
@@ -514,7 +555,7 @@ def grade_one(runner: Runner, sub: Submission, ref: Reference, run_id: str) -> R
     elif ref.fault:
         record.status, record.reason = "failed", ref.fault
     else:
-        student = read_notebook(check.notebook)
+        student = check.restored or read_notebook(check.notebook)
         merged, used = rebuild(ref.source, student)
         wanted = sum(1 for c in ref.source.cells if is_answer(c))
         if wanted and not used:
@@ -556,6 +597,7 @@ def _run_submission(runner, sub, ref, record, merged, extra_files, log) -> None:
         record.cells = result["cells"]
         record.notes += result["notes"]
         record.flags += [n for n in result["notes"] if n.startswith("IPython hooks removed")]
+        record.flags += result.get("flags", [])
         if result.get("survivors"):
             record.flags.append(f"processes survived the kernel: {result['survivors']}")
         record.score = sum(s for s, _ in record.cells.values())
@@ -612,7 +654,11 @@ def save_record(course: Course, record: Record) -> Path:
         / f"{Path(record.notebook).stem}.json"
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(asdict(record), indent=1))
+    # Written aside, then renamed over: a run killed mid-write (a cluster node lost, say)
+    # leaves the previous result whole, never half a file for `merge` to choke on.
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    partial.write_text(json.dumps(asdict(record), indent=1))
+    os.replace(partial, path)
     return path
 
 

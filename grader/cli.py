@@ -2,12 +2,15 @@
 
 Verbs, in the order of a term:
 
-- ``release [A …]``      generate the student versions (exercises/) and register them
+- ``release [A …]``      generate the student versions (exercises/) and register them;
+  ``--exchange`` also publishes them (``nbgrader release_assignment``)
 - ``collect A --from D``  take submissions from a folder of ``<student>.ipynb``/``.zip``/folders
   ``collect A``           … or from the nbgrader exchange (``nbgrader collect``)
 - ``autograde [A …]``     grade everyone (or ``--student S``) in sandboxes, ``--jobs N`` at once
 - ``merge``               write results graded elsewhere (``--no-gradebook``) into the gradebook
-- ``feedback [A …]``      HTML feedback per student, checked to never show hidden tests
+- ``feedback [A …]``      HTML feedback per student, checked to never show hidden tests;
+  ``--release`` also publishes it (``nbgrader release_feedback``)
+- ``similarity A``        pairs of submissions with alike answers, one HTML/JSON report (no grades)
 - ``grades``              grades.csv, a summary per assignment and a histogram of each
 - ``status``              who is missing, who failed to grade and why, what is flagged,
   which scores changed outside grading
@@ -31,7 +34,8 @@ from pathlib import Path
 from grader.autograde import Course, Settings, autograde, load_course, store
 from grader.sandbox import Limits, available
 
-STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+# Matched whole (re.fullmatch): `$` alone would accept a name ending in a newline.
+STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
 MAX_ZIP_BYTES = 200 * 2**20
 MAX_ZIP_FILES = 200
 
@@ -76,6 +80,10 @@ def cmd_release(course: Course, args: argparse.Namespace) -> int:
         if nbgrader(course, "generate_assignment", name, "--force") != 0:
             print(f"release: nbgrader could not generate {name}", file=sys.stderr)
             return 1
+        # Publishing again replaces the published version; fetched copies stay as they are.
+        if args.exchange and nbgrader(course, "release_assignment", name, "--force") != 0:
+            print(f"release: nbgrader could not publish {name} to the exchange", file=sys.stderr)
+            return 1
     return 0
 
 
@@ -111,6 +119,32 @@ def _safe_extract(archive: Path, dest: Path) -> str:
     return ""
 
 
+def _one_entry_per_student(
+    folder: Path, assignment: str, problems: list[str]
+) -> list[tuple[str, Path]]:
+    """Return (student id, entry) for each usable student of ``folder``; report the rest."""
+    by_student: dict[str, list[Path]] = {}
+    for entry in sorted(folder.iterdir()):
+        student = entry.stem if entry.is_file() else entry.name
+        student = student.removesuffix(f"_{assignment}").removesuffix(f"-{assignment}")
+        if not STUDENT_ID.fullmatch(student):
+            problems.append(f"{entry.name!r}: {student!r} is not a usable student id")
+            continue
+        by_student.setdefault(student, []).append(entry)
+    chosen = []
+    for student, entries in sorted(by_student.items()):
+        if len(entries) > 1:
+            # Neither is more likely the one meant: taking one would silently drop the other.
+            names = ", ".join(e.name for e in entries)
+            problems.append(
+                f"{student}: {names} are all submissions of {student}; none was collected "
+                f"(keep one of them in {folder} and collect again)"
+            )
+        else:
+            chosen.append((student, entries[0]))
+    return chosen
+
+
 def collect_folder(course: Course, assignment: str, folder: Path) -> tuple[list[str], list[str]]:
     """Copy submissions named by student into submitted/; return (students, problems)."""
     notebooks = course.notebooks(assignment)
@@ -119,19 +153,14 @@ def collect_folder(course: Course, assignment: str, folder: Path) -> tuple[list[
             f"{assignment} is not released (no notebook in {course.release / assignment})"
         )
     taken, problems = [], []
-    for entry in sorted(folder.iterdir()):
-        student = entry.stem if entry.is_file() else entry.name
-        student = student.removesuffix(f"_{assignment}").removesuffix(f"-{assignment}")
-        if not STUDENT_ID.match(student):
-            problems.append(f"{entry.name}: {student!r} is not a usable student id")
+    for student, entry in _one_entry_per_student(folder, assignment, problems):
+        if entry.is_symlink():
+            problems.append(f"{entry.name}: links are not collected")
             continue
         dest = course.submitted / student / assignment
         if dest.exists():
             shutil.rmtree(dest)
         dest.mkdir(parents=True)
-        if entry.is_symlink():
-            problems.append(f"{entry.name}: links are not collected")
-            continue
         if entry.suffix == ".ipynb":
             shutil.copyfile(entry, dest / notebooks[0])
         elif entry.suffix == ".zip":
@@ -276,7 +305,74 @@ def cmd_feedback(course: Course, args: argparse.Namespace) -> int:
                 page.unlink()
                 print(f"feedback: {page} showed a hidden test and was deleted", file=sys.stderr)
                 status = 1
+        if args.release and release_feedback(course, name) != 0:
+            status = 1
     return status
+
+
+def release_feedback(course: Course, assignment: str) -> int:
+    """Publish the feedback pages of ``assignment`` to the exchange (``nbgrader release_feedback``).
+
+    nbgrader files each page under a hash of its submission's secret, which only the
+    submitting student's own cache holds: ``fetch_feedback`` brings each student their own
+    page and no one else's. Pages of submissions that did not come through the exchange
+    (no secret), or that were replaced by a later submission not yet graded, are held back.
+    """
+    held = []
+    for folder in sorted(course.feedback.glob(f"*/{assignment}")):
+        student = folder.parent.name
+        submitted = course.submitted / student / assignment
+        graded = list((course.autograded / student / assignment).glob("*.ipynb"))
+        stamp, secret = submitted / "timestamp.txt", submitted / "submission_secret.txt"
+        if not (stamp.is_file() and secret.is_file()):
+            held.append((student, "not submitted through the exchange"))
+        elif not graded or stamp.stat().st_mtime > min(p.stat().st_mtime for p in graded):
+            held.append((student, "submitted again since grading: autograde first"))
+        else:
+            # nbgrader reads both beside the page to name it for the submission it graded.
+            for path in (stamp, secret):
+                shutil.copyfile(path, folder / path.name)
+    for student, why in held:
+        print(f"feedback: {assignment}/{student} not released ({why})", file=sys.stderr)
+    exclude = ",".join(student for student, _ in held)
+    extra = [f"--CourseDirectory.student_id_exclude={exclude}"] if exclude else []
+    if nbgrader(course, "release_feedback", assignment, *extra) != 0:
+        print(f"feedback: nbgrader could not release the feedback of {assignment}", file=sys.stderr)
+        return 1
+    return 0
+
+
+# --- similarity ------------------------------------------------------------------------------
+
+
+def cmd_similarity(course: Course, args: argparse.Namespace) -> int:
+    """``similarity``: report pairs of submissions with alike answers (grades are untouched)."""
+    from grader.similarity import DEFAULT_THRESHOLD, similarity, write
+
+    if args.threshold is None:
+        args.threshold = DEFAULT_THRESHOLD
+    if not 0 < args.threshold <= 1:
+        raise SystemExit("--threshold must be a share between 0 and 1, such as 0.4")
+    try:
+        report = similarity(course, args.assignment, args.threshold)
+    except ValueError as error:
+        print(f"similarity: {error}", file=sys.stderr)
+        return 1
+    page, _ = write(report, Path(args.out) if args.out else course.grading / "similarity")
+    print(
+        f"{len(report.students)} submissions of {args.assignment} compared: "
+        f"{len(report.pairs)} pair(s) at or above {args.threshold:g}"
+    )
+    for pair in report.pairs[: args.limit]:
+        print(f"  {pair.score:6.0%}  {pair.first} ~ {pair.second}")
+    if len(report.pairs) > args.limit:
+        print(f"  … and {len(report.pairs) - args.limit} more pairs")
+    for student, why in sorted(report.skipped.items()):
+        print(f"  skipped {student}: {why}")
+    if report.too_short:
+        print(f"  too little own code to compare: {', '.join(report.too_short)}")
+    print(f"report: {page}")
+    return 0
 
 
 # --- grades and status ---------------------------------------------------------------------
@@ -284,12 +380,35 @@ def cmd_feedback(course: Course, args: argparse.Namespace) -> int:
 
 def cmd_grades(course: Course, args: argparse.Namespace) -> int:
     """``grades``: write grades.csv, print a summary and save a histogram per assignment."""
+    from grader.late import PolicyError, load_policy
+    from grader.lms import FORMATS, RosterError, export, load_roster, roster_lines
     from grader.report import grade_table, score_histogram, summary, write_csv
 
-    rows = grade_table(course)
+    formats = FORMATS if "all" in (args.format or []) else tuple(dict.fromkeys(args.format or []))
+    roster_path = Path(args.roster) if args.roster else course.grading / "roster.csv"
+    try:
+        policy = load_policy(course.grading / "late.toml")
+        if args.roster and not roster_path.is_file():
+            raise RosterError(f"{roster_path} does not exist.")
+        roster = load_roster(roster_path) if roster_path.is_file() else None
+        if roster is None and set(formats) - {"generic"}:
+            raise RosterError(
+                f"--format {'/'.join(f for f in formats if f != 'generic')} needs a roster: "
+                f"write {roster_path} (columns student,lms_id,name,email) or pass --roster PATH."
+            )
+    except (PolicyError, RosterError) as err:
+        print(f"grades: {err}", file=sys.stderr)
+        return 2
+    rows = grade_table(course, policy)
     out = Path(args.csv)
     write_csv(rows, out)
     print(f"{len(rows)} rows written to {out}")
+    for fmt in formats:
+        path = out.with_name(f"{out.stem}-{fmt}.csv")
+        export(fmt, rows, roster, policy.canvas_ids, path)
+        print(f"{fmt} grades written to {path}")
+    for line in roster_lines(rows, roster, roster_path):
+        print(line)
     plots = course.grading / "summary"
     plots.mkdir(parents=True, exist_ok=True)
     stats = summary(rows)
@@ -313,12 +432,17 @@ def cmd_grades(course: Course, args: argparse.Namespace) -> int:
 def cmd_status(course: Course, args: argparse.Namespace) -> int:
     """``status``: list who is missing, rejected, failed, flagged or changed by hand."""
     from grader.gradebook import Ledger, reseal
+    from grader.late import PolicyError
     from grader.report import status_table
 
     if args.reseal:
         count = reseal(course.db_url, Ledger(course.grading))
         print(f"sealed {count} scores as they are now")
-    table = status_table(course)
+    try:
+        table = status_table(course)
+    except PolicyError as err:
+        print(f"status: {err}", file=sys.stderr)
+        return 2
     for title, lines in table.items():
         print(f"{title}: {len(lines)}")
         for line in lines[: args.limit]:
@@ -341,6 +465,11 @@ def parser() -> argparse.ArgumentParser:
 
     p = verbs.add_parser("release", help="generate the student versions")
     p.add_argument("assignments", nargs="*")
+    p.add_argument(
+        "--exchange",
+        action="store_true",
+        help="also publish them to nbgrader's exchange (students then fetch_assignment)",
+    )
     p.set_defaults(run=cmd_release)
 
     p = verbs.add_parser("collect", help="collect submissions")
@@ -379,10 +508,33 @@ def parser() -> argparse.ArgumentParser:
     p = verbs.add_parser("feedback", help="HTML feedback without hidden tests")
     p.add_argument("assignments", nargs="*")
     p.add_argument("--student", action="append")
+    p.add_argument(
+        "--release",
+        action="store_true",
+        help="also publish the pages to nbgrader's exchange (students then fetch_feedback)",
+    )
     p.set_defaults(run=cmd_feedback)
+
+    p = verbs.add_parser("similarity", help="pairs of submissions with alike answers")
+    p.add_argument("assignment")
+    p.add_argument(
+        "--threshold", type=float, help="report pairs at or above this share (default 0.4)"
+    )
+    p.add_argument(
+        "--out", help="folder for <assignment>.html and .json (default grading/similarity)"
+    )
+    p.add_argument("--limit", type=int, default=20, help="pairs printed (the report has all)")
+    p.set_defaults(run=cmd_similarity)
 
     p = verbs.add_parser("grades", help="grades.csv, summary and histograms")
     p.add_argument("--csv", default="grades.csv")
+    p.add_argument(
+        "--format",
+        action="append",
+        choices=("canvas", "moodle", "generic", "all"),
+        help="also write CSV-FORMAT.csv for this LMS (repeatable; all: every one)",
+    )
+    p.add_argument("--roster", help="student ids to LMS ids (default grading/roster.csv)")
     p.set_defaults(run=cmd_grades)
 
     p = verbs.add_parser("status", help="missing, failed, flagged, changed outside grading")

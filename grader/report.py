@@ -19,6 +19,7 @@ from nbgrader.api import Gradebook  # noqa: E402
 
 from grader.autograde import Course  # noqa: E402
 from grader.gradebook import Ledger, verify  # noqa: E402
+from grader.late import Policy, iso, lateness, load_policy  # noqa: E402
 
 
 def records(course: Course) -> dict[tuple[str, str], list[dict]]:
@@ -31,8 +32,14 @@ def records(course: Course) -> dict[tuple[str, str], list[dict]]:
     return found
 
 
-def grade_table(course: Course) -> list[dict]:
-    """Return one row per student × assignment with the gradebook's score and the checks."""
+def grade_table(course: Course, policy: Policy | None = None) -> list[dict]:
+    """Return one row per student × assignment with the gradebook's score and the checks.
+
+    ``score`` is the gradebook's raw score; ``late_penalty`` and ``final_score`` apply the
+    late policy (``grading/late.toml`` unless ``policy`` is given) to the time stamped on
+    the submission, without changing the gradebook.
+    """
+    policy = policy if policy is not None else load_policy(course.grading / "late.toml")
     recs = records(course)
     changed = {line.split(":")[0].rsplit("/", 2)[0] for line in _tampered(course)}
     rows = []
@@ -44,6 +51,8 @@ def grade_table(course: Course) -> list[dict]:
                 cross = [
                     r["crosscheck_score"] for r in mine if r.get("crosscheck_score") is not None
                 ]
+                folder = course.submitted / key[1] / key[0]
+                late = lateness(policy, key[1], key[0], folder, sub.score, sub.max_score)
                 rows.append(
                     {
                         "student": sub.student.id,
@@ -55,6 +64,12 @@ def grade_table(course: Course) -> list[dict]:
                         "changed_outside_grading": "yes"
                         if any(k.startswith(f"{assignment.name}/{sub.student.id}") for k in changed)
                         else "",
+                        "late": late.describe() if late.seconds_late else "",
+                        "late_penalty": late.penalty,
+                        "final_score": round(sub.score - late.penalty, 6),
+                        "submitted_at": iso(late.submitted),
+                        "due": iso(late.due),
+                        "extension": late.extension,
                     }
                 )
     return rows
@@ -76,6 +91,12 @@ def write_csv(rows: list[dict], path: Path) -> None:
         "crosscheck_score",
         "flagged",
         "changed_outside_grading",
+        "late",
+        "late_penalty",
+        "final_score",
+        "submitted_at",
+        "due",
+        "extension",
     ]
     with open(path, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields)
@@ -123,8 +144,25 @@ def score_histogram(scores: list[float], max_score: float, title: str) -> Figure
     return fig
 
 
+def _late_line(
+    policy: Policy, student: str, assignment: str, folder: Path, mine: list[dict]
+) -> list[str]:
+    """Return the status line of a late submission ([] if it was on time)."""
+    graded = [r for r in mine if r["status"] == "graded"]
+    score = sum(r["score"] for r in graded)
+    max_score = sum(r["max_score"] for r in graded)
+    late = lateness(policy, student, assignment, folder, score, max_score)
+    if not late.seconds_late:
+        return []
+    extension = f", extension {late.extension}" if late.extension else ""
+    cost = f"penalty {late.penalty:g}/{max_score:g}" if graded else "penalty once graded"
+    return [
+        f"{assignment}: {student}: {late.describe()} late (due {iso(late.due)}{extension}), {cost}"
+    ]
+
+
 def status_table(course: Course) -> dict[str, list[str]]:
-    """Return lists of lines: missing, rejected, failed, flagged, changed outside grading."""
+    """Return lists of lines: missing, rejected, failed, flagged, late, similar, changed."""
     recs = records(course)
     students = set()
     if course.submitted.is_dir():
@@ -133,8 +171,9 @@ def status_table(course: Course) -> dict[str, list[str]]:
         with Gradebook(course.db_url) as gb:
             students |= {s.id for s in gb.students}
     out: dict[str, list[str]] = {
-        k: [] for k in ("missing", "not graded yet", "rejected", "failed", "flagged")
+        k: [] for k in ("missing", "not graded yet", "rejected", "failed", "flagged", "late")
     }
+    policy = load_policy(course.grading / "late.toml")
     for assignment in course.assignments():
         for student in sorted(students):
             folder = course.submitted / student / assignment
@@ -148,5 +187,10 @@ def status_table(course: Course) -> dict[str, list[str]]:
                     out[rec["status"]].append(f"{assignment}: {student}: {rec['reason']}")
                 for flag in rec.get("flags", []):
                     out["flagged"].append(f"{assignment}: {student}: {flag}")
+            if folder.is_dir():
+                out["late"] += _late_line(policy, student, assignment, folder, mine or [])
+    from grader.similarity import saved
+
+    out["similar pairs"] = saved(course)
     out["changed outside grading"] = _tampered(course)
     return out

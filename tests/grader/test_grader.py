@@ -36,6 +36,7 @@ from grader.sandbox import (
     claim_uids,
     clean_env,
     exposed,
+    preflight,
     python_paths,
 )
 
@@ -446,6 +447,7 @@ def test_every_verb_has_help() -> None:
         "autograde",
         "merge",
         "feedback",
+        "similarity",
         "grades",
         "status",
     }
@@ -569,3 +571,147 @@ def test_missing_data_stops_the_run_before_anyone_is_graded(
 
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         assert gb.assignments[0].submissions == []
+
+
+# --- student ids, pre-flight, metadata lost by an editor -----------------------------------
+
+
+def _release_course(tmp_path: Path) -> Path:
+    course = tmp_path / "course"
+    (course / "exercises" / "toy").mkdir(parents=True)
+    (course / "nbgrader_config.py").write_text(
+        "c = get_config()\nc.CourseDirectory.release_directory = 'exercises'\n"
+    )
+    nbformat.write(toy_release(), course / "exercises" / "toy" / "toy.ipynb")
+    return course
+
+
+def test_collect_refuses_ids_with_a_newline_and_reports_two_files_of_one_student(
+    tmp_path: Path,
+) -> None:
+    course = _release_course(tmp_path)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    honest = nbformat.writes(student("def double(x):\n    return 2 * x"))
+    (inbox / "eve\n.ipynb").write_text(honest)
+    (inbox / "ada.ipynb").write_text(honest)
+    (inbox / "ada_toy.ipynb").write_text(honest)
+    (inbox / "bo.ipynb").write_text(honest)
+    taken, problems = collect_folder(load_course(course), "toy", inbox)
+    assert taken == ["bo"]
+    assert sorted(p.name for p in (course / "submitted").iterdir()) == ["bo"]
+    assert any("'eve\\n'" in p and "usable student id" in p for p in problems), problems
+    (twice,) = [p for p in problems if p.startswith("ada:")]
+    assert "ada.ipynb" in twice and "ada_toy.ipynb" in twice and "none was collected" in twice
+
+
+def _preflight(tmp_path: Path, readonly: tuple[Path, ...]) -> str:
+    work = tmp_path / "box"
+    work.mkdir(exist_ok=True)
+    (uid,), locks = claim_uids(1)
+    try:
+        return preflight(Sandbox(workdir=work, readonly=readonly, env=clean_env(work), uid=uid))
+    finally:
+        for fd in locks:
+            os.close(fd)
+
+
+def test_preflight_says_what_to_fix_when_the_sandbox_cannot_import_helpers(
+    tmp_path: Path, sandbox_ok: None
+) -> None:
+    import helpers
+
+    assert _preflight(tmp_path, (*python_paths(), Path(helpers.__file__).resolve().parent)) == ""
+    reason = _preflight(tmp_path, python_paths())
+    assert "No module named 'helpers'" in reason and "pip install -e ." in reason, reason
+    assert "\n" not in reason and "Traceback" not in reason
+
+
+@pytest.mark.slow
+def test_a_virtualenv_reached_through_a_symlink_grades(tmp_path: Path, sandbox_ok: None) -> None:
+    course = tmp_path / "course"
+    (course / "solutions" / "toy").mkdir(parents=True)
+    (course / "nbgrader_config.py").write_text((ROOT / "nbgrader_config.py").read_text())
+    nbformat.write(toy_source(), course / "solutions" / "toy" / "toy.ipynb")
+    assert course_cli(course, "release").returncode == 0
+    folder = course / "submitted" / "ada" / "toy"
+    folder.mkdir(parents=True)
+    nbformat.write(student("def double(x):\n    return 2 * x"), folder / "toy.ipynb")
+    # The instructor's interpreter, as they reach it: through a link outside the course.
+    venv = tmp_path / "elsewhere" / "venv"
+    venv.parent.mkdir()
+    venv.symlink_to(Path(sys.prefix).resolve())
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PATH=f"{venv / 'bin'}:{os.environ['PATH']}")
+    proc = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "grader", "autograde", "--jobs", "1", "--quiet"],
+        cwd=course, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    record = json.loads((course / "grading" / "results" / "toy" / "ada" / "toy.json").read_text())
+    assert record["status"] == "graded" and record["score"] == 3, record
+    assert record["crosscheck_score"] == 3, record
+
+
+def test_metadata_an_editor_stripped_is_matched_to_the_release(tmp_path: Path) -> None:
+    release = toy_release()
+    for new_ids in (False, True):
+        nb = student("def double(x):\n    return 2 * x")
+        for n, cell in enumerate(nb.cells):
+            cell.metadata = {}
+            if new_ids:
+                cell["id"] = f"new{n}"
+        nb.cells.insert(3, nbformat.v4.new_code_cell("print(double(1))"))
+        folder = tmp_path / f"new-ids-{new_ids}"
+        folder.mkdir()
+        nbformat.write(nb, folder / "toy.ipynb")
+        release_path = tmp_path / "toy.ipynb"
+        nbformat.write(release, release_path)
+        check = precheck(folder, release_path)
+        assert not check.fatal and not check.flags, (check.fatal, check.flags)
+        assert any("nbgrader metadata" in n and "Jupyter" in n for n in check.notes), check.notes
+        merged, used = rebuild(toy_source(), check.restored)
+        assert used == 1
+        assert [c.source for c in merged.cells[2:4]] == [
+            "def double(x):\n    return 2 * x",
+            "print(double(1))",
+        ]
+        assert merged.cells[4].source == VISIBLE and merged.cells[5].source == HIDDEN
+
+
+def test_the_worker_disarms_exit_and_restores_the_course_constants(sandbox_ok: None) -> None:
+    import asyncio
+    import shutil
+    import tempfile
+
+    import helpers
+    from grader.worker import execute, scores
+
+    nb = toy_release()
+    nb.cells[2].source = (
+        "import helpers.kernels as k\nk.TINY_IMAGE.setflags(write=True)\nk.TINY_IMAGE[...] = 0\n"
+        "def double(x):\n    return 2 * x\nexit()"
+    )
+    nb.cells[3].source = "from helpers.kernels import TINY_IMAGE\nassert TINY_IMAGE.sum() == 13"
+    nb.cells[4].source = "assert double(21) == 42"
+    # Short: the kernel's socket paths live in it.
+    jobdir = Path(tempfile.mkdtemp(prefix="grade-"))
+    (uid,), locks = claim_uids(1)
+    try:
+        work = jobdir / "sandbox"
+        work.mkdir()
+        box = Sandbox(
+            workdir=work,
+            readonly=(*python_paths(), Path(helpers.__file__).resolve().parent),
+            env=clean_env(work),
+            uid=uid,
+        )
+        job = {"jobdir": str(jobdir), "cell_timeout": 20, "output_cap": 2**20}
+        notes, flags = asyncio.run(execute(nb, job, box))
+    finally:
+        for fd in locks:
+            os.close(fd)
+        shutil.rmtree(jobdir, ignore_errors=True)
+    assert scores(nb) == {"double_tests": [1.0, 1.0], "double_hidden": [2.0, 2.0]}, notes
+    assert any("double_solution called exit()" in f for f in flags), flags
+    assert any("TINY_IMAGE" in f and "restored" in f for f in flags), flags
+    assert not notes, notes
