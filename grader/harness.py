@@ -1,9 +1,13 @@
 """Call a notebook's graded functions on fresh inputs, inside the sandbox (the cross-check).
 
-``python -I harness.py CELLS.json CASES.pkl OUT.jsonl`` runs the given code cells (a
-student's answers and the release's setup code, never a test cell) in a fresh IPython
-shell, then calls each case's function on its inputs and writes one JSON line per case:
-the returned value in a plain encoding, or the names of the raised exception's classes.
+For a student's notebook the grading worker evaluates this file's source in the notebook's
+own kernel once its last cell has run (:func:`in_kernel`): the answers are defined there
+already, so nothing runs twice. For the instructor's notebook, and for a student's whose
+kernel was stopped, ``python -I harness.py CELLS.json CASES.pkl OUT.jsonl`` runs the given
+code cells (the answers and the release's setup code, never a test cell) in a fresh
+IPython shell instead (:func:`main`). Either way it calls each case's function on its
+inputs and writes one JSON line per case: the returned value in a plain encoding, or the
+names of the raised exception's classes.
 Nothing here judges the result: the grading command compares the lines with what the
 instructor's solution returned, outside the sandbox, so patching NumPy, assert or the
 grading helpers in here changes nothing.
@@ -109,14 +113,8 @@ def _alarm(signum: int, frame: Any) -> None:
     raise TimeoutError("the call or cell took too long")
 
 
-def main(cells_path: str, cases_path: str, out_path: str) -> int:
-    """Run the cells, call every case's function, write one JSON line per case."""
-    cells = json.loads(Path(cells_path).read_text())
-    cases = load_calls(Path(cases_path).read_bytes())
-    out = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    from IPython.core.interactiveshell import InteractiveShell
-
-    shell = InteractiveShell.instance()
+def run_cells(shell: Any, cells: list[str]) -> None:
+    """Run the notebook's code cells in ``shell``, each under the cell time limit."""
     signal.signal(signal.SIGALRM, _alarm)
     for number, source in enumerate(cells):
         if source.lstrip().startswith("%%"):
@@ -131,7 +129,11 @@ def main(cells_path: str, cases_path: str, out_path: str) -> int:
         if not outcome.success:
             error = outcome.error_in_exec or outcome.error_before_exec
             print(f"cell {number}: {type(error).__name__}: {str(error)[:200]}", flush=True)
-    namespace = dict(shell.user_ns)
+
+
+def call_cases(namespace: dict, cases: list[dict], out: int, out_path: str) -> int:
+    """Call every case's function from ``namespace``; write one JSON line per case to ``out``."""
+    signal.signal(signal.SIGALRM, _alarm)
     folder = Path(out_path).parent / "crosscheck-files"
     folder.mkdir(exist_ok=True)
     for case in cases:
@@ -154,6 +156,33 @@ def main(cells_path: str, cases_path: str, out_path: str) -> int:
     os.close(out)
     sys.stdout.flush()
     return 0
+
+
+def in_kernel(cases_path: str, out_path: str) -> int:
+    """Call the cases on the functions the notebook's kernel defined (after its last cell).
+
+    The worker evaluates this file's source in the student's kernel once every cell has
+    run: the answers are already defined there, so nothing is run twice. Whatever the
+    student's code did to this interpreter, the values still go out to be compared
+    outside the sandbox with the instructor's, on inputs the kernel never saw before.
+    """
+    from IPython.core.interactiveshell import InteractiveShell
+
+    cases = load_calls(Path(cases_path).read_bytes())
+    out = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    return call_cases(InteractiveShell.instance().user_ns, cases, out, out_path)
+
+
+def main(cells_path: str, cases_path: str, out_path: str) -> int:
+    """Run the cells, call every case's function, write one JSON line per case."""
+    cells = json.loads(Path(cells_path).read_text())
+    cases = load_calls(Path(cases_path).read_bytes())
+    out = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    run_cells(shell, cells)
+    return call_cases(dict(shell.user_ns), cases, out, out_path)
 
 
 if __name__ == "__main__":

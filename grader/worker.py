@@ -5,9 +5,11 @@ The grading command starts one worker process per student × assignment
 it drives the kernel from outside the sandbox, so the notebook file with the hidden tests
 never exists where student code can read it; the kernel (the student's code) runs inside
 bubblewrap with the limits of :mod:`grader.sandbox`, and so does the cross-check harness,
-the only file of this package a sandbox ever sees. Scores follow nbgrader's own rule
-(:func:`nbgrader.utils.determine_grade`). The worker writes the executed notebook and a
-JSON result; it never touches the gradebook.
+the only file of this package a sandbox ever sees: once the notebook's last cell has run,
+its cases are called in the same kernel (or, when the kernel was stopped before, in a
+fresh sandbox). The worker writes the executed notebook and a JSON result; the grading
+command scores it by nbgrader's own rule (:func:`nbgrader.utils.determine_grade`) and
+writes the gradebook.
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
-from nbgrader.utils import determine_grade, is_grade
 
+from grader.notebooks import nbgrader_meta
 from grader.sandbox import (
     Limits,
     Sandbox,
@@ -141,10 +143,18 @@ def constants_expression(restore: bool) -> str:
     )
 
 
+def is_grade(cell: nbformat.NotebookNode) -> bool:
+    """Return True for a cell nbgrader scores (nbgrader's ``is_grade``, without its import).
+
+    Importing ``nbgrader`` loads its server extensions, about 2 s per worker process; the
+    worker only needs this test, and the scores are computed by the grading command.
+    """
+    return bool(nbgrader_meta(cell).get("grade", False))
+
+
 def is_test_cell(cell: nbformat.NotebookNode) -> bool:
     """Return True for an autograded test cell (graded, and not an answer)."""
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return cell.cell_type == "code" and is_grade(cell) and not meta.get("solution", False)
+    return cell.cell_type == "code" and is_grade(cell) and not nbgrader_meta(cell).get("solution")
 
 
 def kernel_spec(box: Sandbox, folder: Path) -> Path:
@@ -257,6 +267,7 @@ class SandboxedRun:
         self.restarts = 0
         self.flags: list[str] = []  # what asks for a human look (the record's flags)
         self.stopped = ""  # why the remaining cells are not run, once that is so
+        self.crosscheck: dict | None = None  # the in-kernel cross-check's result, once run
 
     def _kernel_manager(self) -> SandboxKernelManager:
         kernels = kernel_spec(self.box, Path(self.job["jobdir"]))
@@ -316,9 +327,52 @@ class SandboxedRun:
                 for index, cell in enumerate(self.nb.cells):
                     if cell.cell_type == "code":
                         await self._cell(index, cell)
+                if self.job.get("crosscheck") and not self.stopped:
+                    self.crosscheck = await self._crosscheck()
         finally:
             await self._finish()
         return self.notes
+
+    async def _crosscheck(self) -> dict:
+        """Call the cross-check's cases in this kernel, after the notebook's last cell.
+
+        The cases (fresh inputs) reach the kernel only now, when no student code runs
+        any more except the functions called on them; the values go out through a file
+        the worker reads and the grading command compares outside the sandbox.
+        """
+        check = self.job["crosscheck"]
+        work = self.box.workdir
+        cases, out = work / ".crosscheck-cases.pkl", work / "crosscheck.jsonl"
+        for path in (cases, out, work / "crosscheck-files"):
+            _remove(path)
+        shutil.copyfile(check["cases"], cases)
+        cases.chmod(0o644)
+        source = Path(check["harness"]).read_text()
+        expression = (
+            f'(lambda g: (__import__("builtins").exec({source!r}, g), '
+            f'g["in_kernel"]({str(cases)!r}, {str(out)!r}))[1])({{"__name__": "crosscheck"}})'
+        )
+        started = time.monotonic()
+        status = "exit 0"
+        try:
+            reply = await asyncio.wait_for(
+                self._kc.execute_interactive(
+                    "", silent=True, store_history=False,
+                    user_expressions={"crosscheck": expression}, timeout=check["timeout"],
+                ),
+                check["timeout"] + INTERRUPT_GRACE_S,
+            )  # fmt: skip
+            answer = reply.get("content", {}).get("user_expressions", {}).get("crosscheck", {})
+            if answer.get("status") != "ok":
+                status = f"{answer.get('ename', 'no answer')}: {str(answer.get('evalue'))[:200]}"
+        except Exception as error:  # noqa: BLE001 - the records written so far still count
+            status = f"stopped ({type(error).__name__})"
+        return {
+            "status": status,
+            "seconds": round(time.monotonic() - started, 2),
+            "records": read_records(out, check["max_cases"]),
+            "log": "(run in the notebook's kernel after its last cell)",
+        }
 
     async def _cell(self, index: int, cell: nbformat.NotebookNode) -> None:
         if self.stopped:
@@ -524,15 +578,24 @@ class SandboxedRun:
 
 async def execute(
     nb: nbformat.NotebookNode, job: dict, box: Sandbox
-) -> tuple[list[str], list[str]]:
-    """Run every cell of ``nb`` in a sandboxed kernel; return (notes, flags)."""
+) -> tuple[list[str], list[str], dict | None]:
+    """Run every cell of ``nb`` in a sandboxed kernel; return (notes, flags, cross-check).
+
+    The cross-check result is None when the job asks for none or the kernel was stopped
+    before the end (then :func:`run_harness` runs it in a fresh sandbox).
+    """
     run = SandboxedRun(nb, job, box)
     notes = await run.execute()
-    return notes, run.flags
+    return notes, run.flags, run.crosscheck
 
 
 def scores(nb: nbformat.NotebookNode) -> dict[str, list[float]]:
-    """Return {grade_id: [score, max_score]} of the autograded cells, nbgrader's way."""
+    """Return {grade_id: [score, max_score]} of the autograded cells, nbgrader's way.
+
+    The grading command calls it on the executed notebook (it has nbgrader loaded already).
+    """
+    from nbgrader.utils import determine_grade
+
     result = {}
     for cell in nb.cells:
         if is_grade(cell) and cell.cell_type == "code":
@@ -573,18 +636,23 @@ def run_harness(job: dict, box: Sandbox) -> dict:
     started = time.monotonic()
     status, log = _run_boxed(replace(box, readonly=(*box.readonly, folder)), command, check)
     kill_uid(box.uid)
+    return {
+        "status": status,
+        "seconds": round(time.monotonic() - started, 2),
+        "records": read_records(out, check["max_cases"]),
+        "log": log.decode(errors="replace")[-4000:],
+    }
+
+
+def read_records(out: Path, max_cases: int) -> list[dict]:
+    """Read the cross-check's JSON lines (at most one per case, up to the first bad line)."""
     records = []
-    for line in _read_private(out).splitlines()[: check["max_cases"]]:
+    for line in _read_private(out).splitlines()[:max_cases]:
         try:
             records.append(json.loads(line))
         except json.JSONDecodeError:
             break
-    return {
-        "status": status,
-        "seconds": round(time.monotonic() - started, 2),
-        "records": records,
-        "log": log.decode(errors="replace")[-4000:],
-    }
+    return records
 
 
 def _run_boxed(box: Sandbox, command: list[str], check: dict) -> tuple[str, bytes]:
@@ -637,17 +705,19 @@ def main(job_path: str) -> int:
         uid=job["uid"],
     )
     nb = nbformat.read(job["notebook"], as_version=4)
-    notes, flags = asyncio.run(execute(nb, job, box))
+    notes, flags, crosscheck = asyncio.run(execute(nb, job, box))
     survivors = kill_uid(box.uid)
+    # No scores here: the grading command reads them from the executed notebook.
     result: dict[str, Any] = {
         "status": "graded",
-        "cells": scores(nb),
         "notes": notes,
         "flags": flags,
         "survivors": survivors,
     }
     nbformat.write(nb, job["executed"])
-    if job.get("crosscheck"):
+    if crosscheck is not None:
+        result["crosscheck"] = crosscheck
+    elif job.get("crosscheck"):
         # Cells that hung or crashed the kernel would only do it again in the harness.
         source = nbformat.read(job["notebook"], as_version=4)
         cells = harness_cells(source, job["runaway_cells"])

@@ -706,7 +706,7 @@ def test_the_worker_disarms_exit_and_restores_the_course_constants(sandbox_ok: N
             uid=uid,
         )
         job = {"jobdir": str(jobdir), "cell_timeout": 20, "output_cap": 2**20}
-        notes, flags = asyncio.run(execute(nb, job, box))
+        notes, flags, _ = asyncio.run(execute(nb, job, box))
     finally:
         for fd in locks:
             os.close(fd)
