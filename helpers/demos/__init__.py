@@ -18,6 +18,7 @@ from helpers.demos.convolution import (
     parse_kernel,
 )
 from helpers.demos.dense_heads import softmax_playground_demo
+from helpers.demos.inspector import default_units, unit_inspector
 from helpers.demos.pooling import POOL_WINDOWS, pooling_explorer_demo
 from helpers.demos.static import (
     Control,
@@ -40,6 +41,7 @@ __all__ = [
     "activation_demo",
     "backprop_stepper",
     "convolution_stepper",
+    "default_units",
     "feature_map_viewer",
     "figure_to_png",
     "kernel_playground",
@@ -51,5 +53,6 @@ __all__ = [
     "render_frames",
     "softmax_playground_demo",
     "static_demo",
+    "unit_inspector",
     "viewer_maps",
 ]
