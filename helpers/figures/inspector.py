@@ -225,9 +225,10 @@ def plot_unit(ins: Any, *, channels: int = 4, title: str = "", detail: bool = Tr
     Returns the Figure.
     """
     _check_inspection(ins)
+    upper: Any  # the figure itself, or its top half
     if not detail:
         fig = Figure(figsize=(10.5, 3.0), layout="constrained")
-        upper = fig.subfigures(1, 1)
+        upper = fig
     else:
         fig = Figure(figsize=(10.5, 5.6), layout="constrained")
         upper, lower = np.asarray(fig.subfigures(2, 1, height_ratios=[1, 1.05])).ravel()
