@@ -383,12 +383,20 @@ class SandboxedRun:
             label = cell.metadata.nbgrader.get("grade_id", f"cell {index}")
             await self._check_constants(f"something run before the test {label}")
         outcome = await self._run(cell, index)
+        if outcome == "error" and any(o.get("ename") == "MemoryError" for o in cell.outputs):
+            # The cell may still hold nearly all the memory the sandbox allows (a list of
+            # chunks kept until the allocator said no): every later cell, the tests
+            # included, would fail or kill the kernel. A fresh kernel replays what worked.
+            outcome = "memory"
         if not is_grade(cell) and outcome in ("ok", "error"):
             label = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
             await self._check_constants(label or f"cell {index}")
         if index in self.exits_seen:
             outcome = self._exit_called(index, cell, outcome)
-        if outcome == "ok" and not is_grade(cell):
+        if outcome == "memory":
+            self.runaway.append(index)
+            await self._recover(index, cell, "memory")
+        elif outcome == "ok" and not is_grade(cell):
             self.replay.append(index)
         elif outcome == "error" and _interrupted(cell):
             self.runaway.append(index)
@@ -548,6 +556,8 @@ class SandboxedRun:
             return f"cell {index} ignored the interrupt after {self.timeout:g} s"
         if outcome == "exited":
             return f"cell {index} called exit(), which stopped the kernel"
+        if outcome == "memory":
+            return f"cell {index} ran out of memory; the kernel was replaced after it"
         return f"the kernel died in cell {index} (a crash, os._exit or a kill)"
 
     async def _restart(self) -> None:
