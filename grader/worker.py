@@ -400,6 +400,9 @@ class SandboxedRun:
             self.replay.append(index)
         elif outcome == "error" and _interrupted(cell):
             self.runaway.append(index)
+            if self._memory_held() > self.box.limits.memory_bytes // 2:
+                # Stopped on its way to the memory limit: what it holds would starve the rest.
+                await self._recover(index, cell, "memory")
         elif outcome in ("hung", "died"):
             self.runaway.append(index)
             await self._recover(index, cell, outcome)
@@ -503,6 +506,20 @@ class SandboxedRun:
         if self.box.uid is not None and self.kernel_pids:
             for pid in set(processes_of(self.box.uid)) - self.kernel_pids:
                 _kill(pid)
+
+    def _memory_held(self) -> int:
+        """Return the resident bytes of the sandbox's processes (0 without a sandbox user)."""
+        if self.box.uid is None:
+            return 0
+        total = 0
+        for pid in processes_of(self.box.uid):
+            try:
+                total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf(
+                    "SC_PAGE_SIZE"
+                )
+            except (OSError, ValueError, IndexError):
+                continue
+        return total
 
     def _remember_kernel(self) -> None:
         self.kernel_pids = set(processes_of(self.box.uid)) if self.box.uid is not None else set()
